@@ -1,0 +1,226 @@
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models.functions import Lower
+
+# Issue numbers come from a database sequence (created by the first migration), so
+# concurrent creates, bulk imports and COPY loads all draw distinct numbers.
+NUMBER_SEQUENCE = "issues_issue_number_seq"
+
+
+class Status(models.TextChoices):
+    OPEN = "OPEN", "Open"
+    TRIAGED = "TRIAGED", "Triaged"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    DONE = "DONE", "Done"
+
+
+class Severity(models.IntegerChoices):
+    """Stored as a small integer so that sorting by severity is sorting by rank."""
+
+    LOW = 1, "Low"
+    MEDIUM = 2, "Medium"
+    HIGH = 3, "High"
+    CRITICAL = 4, "Critical"
+
+    @classmethod
+    def from_name(cls, name: str) -> "Severity":
+        return cls[name.strip().upper()]
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=50)
+    colour = models.CharField(max_length=7, default="#6b7280", help_text="#rrggbb")
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="label_name_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(colour__regex=r"^#[0-9a-fA-F]{6}$"),
+                name="label_colour_hex",
+            ),
+            models.CheckConstraint(condition=~models.Q(name=""), name="label_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Issue(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.BigIntegerField(
+        unique=True,
+        editable=False,
+        db_default=models.Func(models.Value(NUMBER_SEQUENCE), function="nextval"),
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    severity = models.PositiveSmallIntegerField(
+        choices=Severity.choices, default=Severity.MEDIUM
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_issues"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_issues",
+    )
+    labels = models.ManyToManyField(Label, blank=True, related_name="issues")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("title", weight="A", config="english")
+        + SearchVector("description", weight="B", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values), name="issue_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(severity__in=Severity.values), name="issue_severity_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="issue_version_positive"),
+            models.CheckConstraint(condition=~models.Q(title=""), name="issue_title_not_empty"),
+            # resolved_at is set exactly while the issue is DONE.
+            models.CheckConstraint(
+                condition=models.Q(status=Status.DONE, resolved_at__isnull=False)
+                | (~models.Q(status=Status.DONE) & models.Q(resolved_at__isnull=True)),
+                name="issue_resolved_at_matches_status",
+            ),
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="issue_search_gin"),
+            models.Index(fields=["-updated_at"], name="issue_updated_idx"),
+            models.Index(fields=["created_at"], name="issue_created_idx"),
+            models.Index(fields=["status", "-updated_at"], name="issue_status_updated_idx"),
+            models.Index(fields=["severity", "status"], name="issue_severity_status_idx"),
+            models.Index(fields=["assignee", "status"], name="issue_assignee_status_idx"),
+            models.Index(fields=["reporter", "-updated_at"], name="issue_reporter_updated_idx"),
+            models.Index(
+                fields=["resolved_at"],
+                name="issue_resolved_idx",
+                condition=models.Q(resolved_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.title}"
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.id}-{self.version}"'
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.DONE
+
+
+class Comment(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="comments"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(body=""), name="comment_body_not_empty"),
+            models.CheckConstraint(
+                condition=~models.Q(parent=models.F("id")), name="comment_not_own_parent"
+            ),
+        ]
+        indexes = [models.Index(fields=["issue", "created_at"], name="comment_issue_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on #{self.issue.number}"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # The stored name is random: the user's name never reaches the filesystem.
+    suffix = PurePosixPath(filename).suffix.lower()[:16]
+    return f"attachments/{instance.issue_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Attachment(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["issue", "created_at"], name="attachment_issue_idx")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class EventKind(models.TextChoices):
+    CREATED = "CREATED", "Created"
+    FIELD_CHANGED = "FIELD_CHANGED", "Field changed"
+    LABELS_CHANGED = "LABELS_CHANGED", "Labels changed"
+    COMMENT_ADDED = "COMMENT_ADDED", "Comment added"
+    ATTACHMENT_ADDED = "ATTACHMENT_ADDED", "Attachment added"
+    BULK_CHANGE = "BULK_CHANGE", "Bulk change"
+    IMPORTED = "IMPORTED", "Imported"
+
+
+class IssueEvent(models.Model):
+    """One entry of an issue's timeline. Append only: a trigger installed by the
+    migrations makes PostgreSQL refuse any UPDATE of these rows."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
+    # PROTECT, not SET_NULL: nulling the actor would be an UPDATE the table refuses.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="issue_events",
+    )
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    field = models.CharField(max_length=32, blank=True)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=EventKind.values), name="event_kind_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["issue", "created_at"], name="event_issue_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.issue_id}"

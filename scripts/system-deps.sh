@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Make sure the system programs Tracker runs on are present: PostgreSQL server
+# and client, Redis server, and (with --browser) Chromium for the browser tests.
+# As root on Debian/Ubuntu the missing ones are installed with apt; otherwise
+# this says exactly what to install and fails.
+set -euo pipefail
+
+want_browser=0
+[ "${1:-}" = "--browser" ] && want_browser=1
+
+have_pg() {
+  command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+
+missing=()
+if [ -z "${DATABASE_URL:-}" ]; then
+  have_pg || missing+=(postgresql)
+fi
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+if [ -z "${REDIS_URL:-}" ]; then
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+fi
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
+fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian postgresql package starts nothing here (no systemd), which is what we want.
+  exit 0
+fi
+
+echo "system-deps: missing: ${missing[*]}" >&2
+echo "Install them first, e.g.: sudo apt-get install ${missing[*]}" >&2
+echo "(or point DATABASE_URL / REDIS_URL at servers you already run)" >&2
+exit 1
