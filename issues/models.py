@@ -62,9 +62,7 @@ class Issue(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
-    severity = models.PositiveSmallIntegerField(
-        choices=Severity.choices, default=Severity.MEDIUM
-    )
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MEDIUM)
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_issues"
     )
@@ -96,7 +94,9 @@ class Issue(models.Model):
             models.CheckConstraint(
                 condition=models.Q(severity__in=Severity.values), name="issue_severity_valid"
             ),
-            models.CheckConstraint(condition=models.Q(version__gte=1), name="issue_version_positive"),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="issue_version_positive"
+            ),
             models.CheckConstraint(condition=~models.Q(title=""), name="issue_title_not_empty"),
             # resolved_at is set exactly while the issue is DONE.
             models.CheckConstraint(

@@ -4,7 +4,8 @@
 # are and never started or stopped here.
 #
 #   scripts/devstack.sh up     start what is needed (idempotent), print `export` lines
-#   scripts/devstack.sh down   stop what `up` started
+#   scripts/devstack.sh down [postgres] [redis]   stop them (default both)
+#   scripts/devstack.sh pgdir  where the PostgreSQL cluster lives
 #
 # Settings (environment): DATA_DIR (.data), PG_PORT (54329), REDIS_PORT (63799),
 # DB_NAME (tracker), DEVSTACK_FAST=1 for a throwaway test cluster (no fsync).
@@ -69,6 +70,7 @@ pg_up() {
     as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 -o "$opts" start >/dev/null \
       || { tail -n 20 "$dir/server.log" >&2; die "PostgreSQL did not start (log: $dir/server.log)"; }
     log "PostgreSQL started on port $PG_PORT ($dir)"
+    STARTED+=(postgres)
   fi
   if [ -z "$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" postgres)" ]; then
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE \"$DB_NAME\"" postgres
@@ -100,6 +102,7 @@ redis_up() {
     done
     redis-cli -p "$REDIS_PORT" ping >/dev/null || die "Redis did not start (log: $REDIS_DIR/redis.log)"
     log "Redis started on port $REDIS_PORT"
+    STARTED+=(redis)
   fi
   echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
 }
@@ -111,16 +114,34 @@ redis_down() {
   fi
 }
 
+STARTED=()
 case "${1:-}" in
   up)
     if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL=$DATABASE_URL"; else pg_up; fi
     if [ -n "${REDIS_URL:-}" ]; then echo "export REDIS_URL=$REDIS_URL"; else redis_up; fi
+    # So that the caller can stop exactly what this call started.
+    echo "export DEVSTACK_STARTED='${STARTED[*]}'"
     ;;
   down)
-    [ -n "${DATABASE_URL:-}" ] || pg_down
-    [ -n "${REDIS_URL:-}" ] || redis_down
+    # `down` stops the local servers (not those named by URLs); `down postgres redis`
+    # stops exactly those named, e.g. the DEVSTACK_STARTED list from `up`.
+    shift
+    if [ $# -eq 0 ]; then
+      [ -n "${DATABASE_URL:-}" ] || pg_down
+      [ -n "${REDIS_URL:-}" ] || redis_down
+    fi
+    for target in "$@"; do
+      case "$target" in
+        postgres) pg_down ;;
+        redis) redis_down ;;
+        *) die "unknown server: $target" ;;
+      esac
+    done
+    ;;
+  pgdir)
+    pg_dir
     ;;
   *)
-    die "usage: $0 up|down"
+    die "usage: $0 up|down|pgdir"
     ;;
 esac

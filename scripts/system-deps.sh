@@ -21,6 +21,8 @@ if [ -z "${REDIS_URL:-}" ]; then
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 fi
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+# libmagic identifies uploaded files by their content (python-magic).
+ldconfig -p 2>/dev/null | grep -q 'libmagic.so.1' || missing+=(libmagic1)
 if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi

@@ -69,9 +69,7 @@ TEMPLATES = [
 # --- Data stores -------------------------------------------------------------
 
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default="postgres://postgres@127.0.0.1:54329/tracker"
-    )
+    "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:54329/tracker")
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

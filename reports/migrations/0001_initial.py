@@ -4,26 +4,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='DailyStat',
+            name="DailyStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('status', models.CharField(choices=[('OPEN', 'Open'), ('TRIAGED', 'Triaged'), ('IN_PROGRESS', 'In progress'), ('DONE', 'Done')], max_length=16)),
-                ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Low'), (2, 'Medium'), (3, 'High'), (4, 'Critical')])),
-                ('count', models.PositiveIntegerField()),
-                ('computed_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("OPEN", "Open"),
+                            ("TRIAGED", "Triaged"),
+                            ("IN_PROGRESS", "In progress"),
+                            ("DONE", "Done"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Low"), (2, "Medium"), (3, "High"), (4, "Critical")]
+                    ),
+                ),
+                ("count", models.PositiveIntegerField()),
+                ("computed_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['date', 'status', 'severity'],
-                'constraints': [models.UniqueConstraint(fields=('date', 'status', 'severity'), name='dailystat_unique_cell'), models.CheckConstraint(condition=models.Q(('status__in', ['OPEN', 'TRIAGED', 'IN_PROGRESS', 'DONE'])), name='dailystat_status_valid'), models.CheckConstraint(condition=models.Q(('severity__in', [1, 2, 3, 4])), name='dailystat_severity_valid')],
+                "ordering": ["date", "status", "severity"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("date", "status", "severity"), name="dailystat_unique_cell"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("status__in", ["OPEN", "TRIAGED", "IN_PROGRESS", "DONE"])
+                        ),
+                        name="dailystat_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("severity__in", [1, 2, 3, 4])),
+                        name="dailystat_severity_valid",
+                    ),
+                ],
             },
         ),
     ]

@@ -1,0 +1,45 @@
+"""Writes to accounts: registration and role changes."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from accounts import roles
+from accounts.models import Role, User
+
+
+@transaction.atomic
+def register_user(*, email: str, password: str, display_name: str = "") -> User:
+    """Self sign-up: everyone starts as a REPORTER."""
+    email = User.objects.normalize_email((email or "").strip())
+    if not email:
+        raise ValidationError({"email": ["An email address is required."]})
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": ["An account with this email already exists."]})
+    candidate = User(email=email, display_name=display_name.strip())
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    return User.objects.create_user(email, password, display_name=display_name.strip())
+
+
+def check_role_change(*, actor: User, user: User, role: str) -> None:
+    """Everything set_role would refuse, for forms to show before saving."""
+    if not roles.can_manage_users(actor):
+        raise PermissionDenied("Only admins may change roles.")
+    if role not in Role.values:
+        raise ValidationError(
+            {"role": [f"'{role}' is not a role; use one of {', '.join(Role.values)}."]}
+        )
+    if user.pk == actor.pk and role != Role.ADMIN:
+        # Otherwise the last admin could lock everyone out of the admin.
+        raise ValidationError({"role": ["You cannot remove your own admin role."]})
+
+
+@transaction.atomic
+def set_role(*, actor: User, user: User, role: str) -> User:
+    check_role_change(actor=actor, user=user, role=role)
+    user.role = role
+    user.save(update_fields=["role"])
+    return user

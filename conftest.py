@@ -1,0 +1,33 @@
+"""Fixtures shared by every app's tests: the cast of people every authorisation
+test talks about (two reporters, a maintainer, an admin) and an issue they share."""
+
+import pytest
+
+from accounts.tests.factories import UserFactory
+from issues.tests.factories import IssueFactory
+
+
+@pytest.fixture
+def reporter(db):
+    return UserFactory(role="REPORTER", display_name="Rita Reporter")
+
+
+@pytest.fixture
+def other_reporter(db):
+    return UserFactory(role="REPORTER", display_name="Otto Other")
+
+
+@pytest.fixture
+def maintainer(db):
+    return UserFactory(role="MAINTAINER", display_name="Max Maintainer")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(role="ADMIN", display_name="Ada Admin")
+
+
+@pytest.fixture
+def issue(reporter):
+    """An OPEN issue reported by `reporter`, created through the service layer."""
+    return IssueFactory(reporter=reporter)

@@ -1,0 +1,168 @@
+"""Admin pages for issues and labels. Saving goes through the service layer, so
+an admin's edit is checked, versioned and recorded in the timeline like any other."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from accounts.models import Role, User
+from issues import services
+from issues.errors import VersionConflict
+from issues.models import Comment, Issue, IssueEvent, Label
+from issues.services.validation import EDITABLE_FIELDS
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For history: viewable, never written through the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class IssueAdminForm(forms.ModelForm):
+    # The version the admin saw when the form was rendered, for the compare-and-set.
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Issue
+        fields = ["title", "description", "status", "severity", "assignee", "labels"]
+
+    def __init__(self, *args, **kwargs):
+        self.actor = kwargs.pop("actor", None)
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["seen_version"].initial = self.instance.version
+        # Only people who may carry work are offered as assignees.
+        self.fields["assignee"].queryset = User.objects.filter(
+            is_active=True, role__in=[Role.MAINTAINER, Role.ADMIN]
+        )
+
+    def changes(self) -> dict:
+        return {f: self.cleaned_data[f] for f in self.changed_data if f in EDITABLE_FIELDS}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and not self.errors:
+            try:
+                services.check_update(
+                    actor=self.actor,
+                    issue=self.instance,
+                    version=cleaned.get("seen_version"),
+                    changes=self.changes(),
+                )
+            except VersionConflict as conflict:
+                raise ValidationError(
+                    f"{conflict} Open the issue again to see the change, then re-apply yours."
+                ) from None
+        return cleaned
+
+
+@admin.register(Issue)
+class IssueAdmin(admin.ModelAdmin):
+    form = IssueAdminForm
+    list_display = ["number", "title", "status", "severity", "assignee", "reporter", "updated_at"]
+    list_filter = ["status", "severity", "labels"]
+    search_fields = ["title", "=number"]
+    list_select_related = ["assignee", "reporter"]
+    readonly_fields = ["number", "reporter", "version", "created_at", "updated_at", "resolved_at"]
+    filter_horizontal = ["labels"]
+    show_full_result_count = False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithActor(form_class):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, actor=request.user, **kw)
+
+        return WithActor
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            data = form.cleaned_data
+            created = services.create_issue(
+                actor=request.user,
+                title=data["title"],
+                description=data["description"],
+                severity=data["severity"],
+                status=data["status"],
+                assignee=data["assignee"],
+                labels=data["labels"],
+            )
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            return
+        try:
+            services.update_issue(
+                actor=request.user,
+                issue=obj,
+                version=form.cleaned_data["seen_version"],
+                changes=form.changes(),
+            )
+        except (VersionConflict, ValidationError) as exc:
+            # Only a write racing this one gets here; the form already checked the rest.
+            messages.error(request, f"Not saved: {exc}")
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        """Labels were saved by the service together with the other fields."""
+
+    def delete_model(self, request, obj):
+        services.delete_issue(actor=request.user, issue=obj)
+
+    def delete_queryset(self, request, queryset):
+        for issue in queryset:
+            services.delete_issue(actor=request.user, issue=issue)
+
+
+class LabelAdminForm(forms.ModelForm):
+    class Meta:
+        model = Label
+        fields = ["name", "colour", "description"]
+        widgets = {"colour": forms.TextInput(attrs={"type": "color"})}
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    form = LabelAdminForm
+    list_display = ["name", "colour", "description"]
+    search_fields = ["name"]
+
+    def save_model(self, request, obj, form, change):
+        fields = {f: form.cleaned_data[f] for f in ("name", "colour", "description")}
+        if change:
+            services.update_label(actor=request.user, label=obj, changes=fields)
+        else:
+            created = services.create_label(actor=request.user, **fields)
+            obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        services.delete_label(actor=request.user, label=obj)
+
+    def delete_queryset(self, request, queryset):
+        for label in queryset:
+            services.delete_label(actor=request.user, label=label)
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "issue", "author", "created_at", "edited_at"]
+    list_select_related = ["issue", "author"]
+    search_fields = ["body"]
+
+    def has_delete_permission(self, request, obj=None):
+        return True  # moderation: an admin may remove a comment (and its replies)
+
+
+@admin.register(IssueEvent)
+class IssueEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "issue", "kind", "field", "actor"]
+    list_filter = ["kind"]
+    list_select_related = ["issue", "actor"]
+    show_full_result_count = False

@@ -1,0 +1,25 @@
+"""Announcements of committed changes, for live updates.
+
+`pg_notify` runs inside the writing transaction, so PostgreSQL delivers the
+notice only if the change commits. Payloads carry ids (and the reporter id, so a
+listener can skip people who may not see the issue), never issue content.
+"""
+
+import json
+
+from django.db import connection
+
+CHANNEL = "tracker_events"
+
+
+def announce(kind: str, issue) -> None:
+    payload = json.dumps(
+        {
+            "kind": kind,
+            "issue": str(issue.pk),
+            "number": issue.number,
+            "reporter": issue.reporter_id,
+        }
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])

@@ -1,0 +1,42 @@
+"""Every write to issues, comments, labels and attachments.
+
+Each public function is one transaction: it takes the acting user, asks
+`accounts.roles` whether they may, validates, writes, appends the timeline
+events and announces the change (inside the transaction, see `issues.live`).
+Pages, the API, the admin, the importer and commands all come through here,
+one module per use case; this package exports them under one name.
+"""
+
+from issues.services.attachments import add_attachment, safe_filename, sniff_content_type
+from issues.services.bulk import BULK_MAX, bulk_change_status
+from issues.services.comments import add_comment, edit_comment
+from issues.services.issues import (
+    assign,
+    change_status,
+    check_update,
+    create_issue,
+    delete_issue,
+    replace_labels,
+    update_issue,
+)
+from issues.services.labels import create_label, delete_label, update_label
+
+__all__ = [
+    "BULK_MAX",
+    "add_attachment",
+    "add_comment",
+    "assign",
+    "bulk_change_status",
+    "change_status",
+    "check_update",
+    "create_issue",
+    "create_label",
+    "delete_issue",
+    "delete_label",
+    "edit_comment",
+    "replace_labels",
+    "safe_filename",
+    "sniff_content_type",
+    "update_issue",
+    "update_label",
+]

@@ -1,0 +1,211 @@
+"""Creating, editing and deleting single issues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import User
+from issues import live, workflow
+from issues.errors import FieldPermissionDenied, NotFound, VersionConflict
+from issues.models import Attachment, EventKind, Issue, IssueEvent, Severity, Status
+from issues.services.validation import (
+    EDITABLE_FIELDS,
+    TEXT_FIELDS,
+    clean_fields,
+    event_value,
+    label_names,
+    require_visible,
+)
+
+
+@transaction.atomic
+def create_issue(
+    *,
+    actor: User,
+    title: str,
+    description: str = "",
+    severity: Any = Severity.MEDIUM,
+    status: str = Status.OPEN,
+    assignee: Any = None,
+    labels: Iterable[Any] = (),
+    event_kind: str = EventKind.CREATED,
+) -> Issue:
+    """Anyone signed in may report; only maintainers may set a status other than
+    OPEN, an assignee or labels while doing so."""
+    if not roles.can_create_issue(actor):
+        raise PermissionDenied("Sign in to report issues.")
+    fields: dict[str, Any] = {"title": title, "description": description, "severity": severity}
+    if status != Status.OPEN:
+        fields["status"] = status
+    if assignee is not None:
+        fields["assignee"] = assignee
+    labels = list(labels)
+    if labels:
+        fields["labels"] = labels
+    for field in fields.keys() & {"status", "assignee", "labels"}:
+        if not roles.can_triage(actor):
+            raise FieldPermissionDenied(field)
+    cleaned = clean_fields(fields)
+    label_objs = cleaned.pop("labels", [])
+    status = cleaned.get("status", Status.OPEN)
+    issue = Issue.objects.create(
+        reporter=actor,
+        resolved_at=timezone.now() if status == Status.DONE else None,
+        **cleaned,
+    )
+    if label_objs:
+        issue.labels.set(label_objs)
+    IssueEvent.objects.create(
+        issue=issue,
+        actor=actor,
+        kind=event_kind,
+        data={
+            "title": issue.title,
+            "status": issue.status,
+            "severity": Severity(issue.severity).name,
+            "labels": label_names(label_objs),
+        },
+    )
+    live.announce("created", issue)
+    return issue
+
+
+def update_issue(
+    *, actor: User, issue: Issue, version: int | None, changes: Mapping[str, Any]
+) -> Issue:
+    """Change any of title, description, status, severity, assignee and labels.
+
+    `version` is the version the client saw; the write is a compare-and-set on
+    it, so of two edits made from the same version exactly one wins and the
+    other gets VersionConflict carrying the issue as it is now.
+    """
+    with transaction.atomic():
+        current, diffs = _prepare_update(actor, issue, version, changes)
+        if not diffs:
+            return current
+        return _apply_changes(actor, current, version, diffs)
+
+
+def check_update(
+    *, actor: User, issue: Issue, version: int | None, changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Everything update_issue would refuse, without writing: forms call this in
+    their validation so a refusal re-shows the form instead of losing the input."""
+    return _prepare_update(actor, issue, version, changes)[1]
+
+
+def _prepare_update(
+    actor: User, issue: Issue, version: int | None, changes: Mapping[str, Any]
+) -> tuple[Issue, dict[str, Any]]:
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: ["Not an editable field."] for field in sorted(unknown)})
+    if version is None:
+        raise ValidationError({"version": ["The version you edited is required."]})
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValidationError({"version": ["Must be an integer."]})
+    # Read afresh: the copy the caller holds may be stale; only its id counts.
+    current = Issue.objects.select_related("reporter", "assignee").filter(pk=issue.pk).first()
+    if current is None:
+        raise NotFound("No such issue.")
+    require_visible(actor, current)
+    for field in changes:
+        allowed = (
+            roles.can_edit_text(actor, current) if field in TEXT_FIELDS else roles.can_triage(actor)
+        )
+        if not allowed:
+            raise FieldPermissionDenied(field)
+    cleaned = clean_fields(changes)
+    if current.version != version:
+        raise VersionConflict(current)
+    new_labels = cleaned.pop("labels", None)
+    diffs = {f: v for f, v in cleaned.items() if getattr(current, f) != v}
+    if new_labels is not None and label_names(new_labels) != label_names(current.labels.all()):
+        diffs["labels"] = new_labels
+    if "status" in diffs and not workflow.can_move(current.status, diffs["status"]):
+        raise ValidationError({"status": [workflow.refusal(current.status, diffs["status"])]})
+    return current, diffs
+
+
+def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, Any]) -> Issue:
+    old_labels = list(current.labels.all()) if "labels" in diffs else []
+    now = timezone.now()
+    row = {f: v for f, v in diffs.items() if f != "labels"}
+    if "status" in row:
+        row["resolved_at"] = now if row["status"] == Status.DONE else None
+    updated = Issue.objects.filter(pk=current.pk, version=version).update(
+        **row, version=F("version") + 1, updated_at=now
+    )
+    if not updated:  # someone else's write landed between our read and this one
+        raise VersionConflict(_fresh(current.pk))
+    if "labels" in diffs:
+        current.labels.set(diffs["labels"])
+
+    IssueEvent.objects.bulk_create(
+        IssueEvent(
+            issue=current,
+            actor=actor,
+            kind=EventKind.LABELS_CHANGED if field == "labels" else EventKind.FIELD_CHANGED,
+            field=field,
+            old_value=event_value(
+                field, old_labels if field == "labels" else getattr(current, field)
+            ),
+            new_value=event_value(field, new),
+            data={"version": version + 1},
+        )
+        for field, new in diffs.items()
+    )
+    fresh = _fresh(current.pk)
+    live.announce("updated", fresh)
+    return fresh
+
+
+def _fresh(pk) -> Issue:
+    return Issue.objects.select_related("reporter", "assignee").get(pk=pk)
+
+
+def change_status(*, actor: User, issue: Issue, version: int | None, status: str) -> Issue:
+    """Entering DONE stamps resolved_at; leaving it (reopening) clears it."""
+    return update_issue(actor=actor, issue=issue, version=version, changes={"status": status})
+
+
+def assign(*, actor: User, issue: Issue, version: int | None, assignee: Any) -> Issue:
+    return update_issue(actor=actor, issue=issue, version=version, changes={"assignee": assignee})
+
+
+def replace_labels(
+    *, actor: User, issue: Issue, labels: Iterable[Any], version: int | None = None
+) -> Issue:
+    """Replace the whole label set in one step. Without a version the change
+    applies on top of whatever is current (labels do not clobber other fields);
+    with one it is checked like any other edit."""
+    if version is None:
+        with transaction.atomic():
+            locked = Issue.objects.select_for_update().filter(pk=issue.pk).first()
+            if locked is None:
+                raise NotFound("No such issue.")
+            require_visible(actor, locked)
+            return update_issue(
+                actor=actor, issue=locked, version=locked.version, changes={"labels": labels}
+            )
+    return update_issue(actor=actor, issue=issue, version=version, changes={"labels": labels})
+
+
+@transaction.atomic
+def delete_issue(*, actor: User, issue: Issue) -> None:
+    """Deleting removes the issue with its timeline, comments and files."""
+    require_visible(actor, issue)
+    if not roles.can_delete_issue(actor):
+        raise PermissionDenied("Only admins may delete issues.")
+    files = [a.file.name for a in issue.attachments.all()]
+    live.announce("deleted", issue)
+    issue.delete()
+    storage = Attachment._meta.get_field("file").storage
+    transaction.on_commit(lambda: [storage.delete(name) for name in files])

@@ -1,0 +1,34 @@
+"""Aggregation of issue counts into DailyStat."""
+
+import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from issues.models import Severity, Status
+
+# Every status x severity cell is written, zeros included, so a cell that empties
+# during the day is corrected rather than left at its last non-zero count.
+_UPSERT = """
+INSERT INTO reports_dailystat (date, status, severity, count, computed_at)
+SELECT %(day)s, cell_status.status, cell_severity.severity, COUNT(issue.id), now()
+FROM unnest(%(statuses)s::text[]) AS cell_status(status)
+CROSS JOIN unnest(%(severities)s::smallint[]) AS cell_severity(severity)
+LEFT JOIN issues_issue AS issue
+       ON issue.status = cell_status.status AND issue.severity = cell_severity.severity
+GROUP BY cell_status.status, cell_severity.severity
+ON CONFLICT (date, status, severity)
+DO UPDATE SET count = EXCLUDED.count, computed_at = EXCLUDED.computed_at
+"""
+
+
+def aggregate_daily_stats(day: datetime.date | None = None) -> int:
+    """Snapshot today's counts with one GROUP BY and an upsert: idempotent, and
+    safe when two workers run it at once. Returns the number of cells written."""
+    day = day or timezone.now().date()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPSERT,
+            {"day": day, "statuses": list(Status.values), "severities": list(Severity.values)},
+        )
+        return cursor.rowcount

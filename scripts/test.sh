@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# What `make test` runs: a throwaway PostgreSQL and Redis (unless DATABASE_URL /
+# REDIS_URL are given), then the whole suite with coverage. Extra arguments go
+# to pytest, e.g. `make test ARGS="-k bulk"`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DATA_DIR=${TEST_DATA_DIR:-.data/test}
+export PG_PORT=${TEST_PG_PORT:-54339}
+export REDIS_PORT=${TEST_REDIS_PORT:-63809}
+export DEVSTACK_FAST=1
+export DEBUG=0
+export SECRET_KEY=${SECRET_KEY:-test-only-secret-key-not-for-production-use-0123456789}
+export MEDIA_ROOT=$(mkdir -p "$DATA_DIR/media" && cd "$DATA_DIR/media" && pwd)
+VENV=${VENV:-.venv}
+export PATH="$PWD/$VENV/bin:$PATH"
+
+DEVSTACK_STARTED=""
+cleanup() { [ -z "$DEVSTACK_STARTED" ] || scripts/devstack.sh down $DEVSTACK_STARTED || true; }
+trap cleanup EXIT
+
+eval "$(scripts/devstack.sh up)"
+python manage.py check --fail-level WARNING
+python manage.py makemigrations --check --dry-run >/dev/null \
+  || { echo "test: models changed without a migration (run manage.py makemigrations)" >&2; exit 1; }
+ruff check .
+ruff format --check .
+pytest -n "${PYTEST_WORKERS:-2}" --cov --cov-report=term --cov-report=html "$@"
