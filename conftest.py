@@ -31,3 +31,15 @@ def admin_user(db):
 def issue(reporter):
     """An OPEN issue reported by `reporter`, created through the service layer."""
     return IssueFactory(reporter=reporter)
+
+
+@pytest.fixture(autouse=True)
+def _test_transport(settings):
+    """Tests run with production settings (DEBUG off) but talk plain HTTP to the
+    test client (the HTTPS redirect is checked by the deploy-check test), and
+    serve static files from the source tree rather than a collectstatic manifest."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -22,14 +22,21 @@ fi
 
 DEVSTACK_STARTED=""
 cleanup() { [ -z "$DEVSTACK_STARTED" ] || scripts/devstack.sh down $DEVSTACK_STARTED || true; }
+HONCHO=""
+# Let honcho stop web, worker and beat before the servers they use go away.
+stop() {
+  if [ -n "$HONCHO" ]; then kill "-$1" "$HONCHO" 2>/dev/null || true; wait "$HONCHO" || true; fi
+  exit "$2"
+}
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'stop INT 130' INT
+trap 'stop TERM 143' TERM
 
 eval "$(scripts/devstack.sh up)"
 python manage.py migrate --noinput
-python manage.py seed_demo
+python manage.py seed_demo --issues "${DEMO_ISSUES:-300}"
 echo "run: Tracker on http://$WEB_HOST:$WEB_PORT/  (Ctrl-C stops everything)"
 # Not exec: the EXIT trap must stop the servers once honcho has stopped its processes.
 honcho --no-colour -f Procfile start &
-wait $!
+HONCHO=$!
+wait "$HONCHO"

@@ -10,6 +10,8 @@ export PG_PORT=${TEST_PG_PORT:-54339}
 export REDIS_PORT=${TEST_REDIS_PORT:-63809}
 export DEVSTACK_FAST=1
 export DEBUG=0
+# Production settings, but the test servers speak plain HTTP.
+export SECURE_SSL_REDIRECT=0
 export SECRET_KEY=${SECRET_KEY:-test-only-secret-key-not-for-production-use-0123456789}
 export MEDIA_ROOT=$(mkdir -p "$DATA_DIR/media" && cd "$DATA_DIR/media" && pwd)
 VENV=${VENV:-.venv}

@@ -1,0 +1,34 @@
+import pytest
+from playwright.sync_api import expect
+
+from accounts.tests.factories import PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_admin_logs_in_and_reaches_the_admin(live_server, page, login):
+    admin = UserFactory(role="ADMIN", display_name="Ada Admin")
+    login(admin, PASSWORD)
+    expect(page.get_by_text("Ada Admin · Admin")).to_be_visible()
+    page.get_by_role("link", name="Admin").click()
+    expect(page.get_by_role("heading", name="Administration")).to_be_visible()
+    expect(page.get_by_role("link", name="Issue events")).to_be_visible()
+    expect(page.get_by_role("link", name="Labels")).to_be_visible()
+
+
+def test_maintainer_is_refused_by_the_admin(live_server, page, login):
+    maintainer = UserFactory(role="MAINTAINER")
+    login(maintainer, PASSWORD)
+    expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.get_by_text("not authorized to access this page")).to_be_visible()
+
+
+def test_wrong_password_shows_an_error_and_keeps_the_email(live_server, page):
+    user = UserFactory()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("enter a correct")
+    expect(page.get_by_label("Email")).to_have_value(user.email)
