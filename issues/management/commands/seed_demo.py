@@ -32,18 +32,43 @@ DEMO_LABELS = [
     ("good first issue", "#7057ff"),
 ]
 
-SUBJECTS = ["Login page", "Issue list", "CSV import", "Search", "Dashboard", "API token",
-            "Board view", "Attachment upload", "Email notification", "Label picker",
-            "Comment thread", "Markdown preview", "Password reset", "Bulk status"]
-PROBLEMS = ["crashes when the title is empty", "is slow with many issues",
-            "shows the wrong time zone", "loses the filter after reload",
-            "needs keyboard shortcuts", "should support dark mode",
-            "returns 500 on malformed input", "is hard to use on a phone",
-            "ignores the severity filter", "could show a progress bar"]
+SUBJECTS = [
+    "Login page",
+    "Issue list",
+    "CSV import",
+    "Search",
+    "Dashboard",
+    "API token",
+    "Board view",
+    "Attachment upload",
+    "Email notification",
+    "Label picker",
+    "Comment thread",
+    "Markdown preview",
+    "Password reset",
+    "Bulk status",
+]
+PROBLEMS = [
+    "crashes when the title is empty",
+    "is slow with many issues",
+    "shows the wrong time zone",
+    "loses the filter after reload",
+    "needs keyboard shortcuts",
+    "should support dark mode",
+    "returns 500 on malformed input",
+    "is hard to use on a phone",
+    "ignores the severity filter",
+    "could show a progress bar",
+]
 STEPS = "1. Open the page\n2. Do the thing\n3. Observe the problem\n\n**Expected:** it works."
-COMMENTS = ["I can reproduce this on the latest version.", "Looking into it.",
-            "Is there a workaround for now?", "Fixed in the next release, please verify.",
-            "This also happens in Firefox.", "Could you attach a screenshot?"]
+COMMENTS = [
+    "I can reproduce this on the latest version.",
+    "Looking into it.",
+    "Is there a workaround for now?",
+    "Fixed in the next release, please verify.",
+    "This also happens in Firefox.",
+    "Could you attach a screenshot?",
+]
 
 # How far along the workflow each demo issue gets.
 PATHS = [
@@ -76,9 +101,7 @@ class Command(BaseCommand):
         rng = random.Random(42)  # the same demo on every machine
         users = {}
         for email, name, role, password in DEMO_USERS:
-            users[email] = User.objects.create_user(
-                email, password, display_name=name, role=role
-            )
+            users[email] = User.objects.create_user(email, password, display_name=name, role=role)
         admin = users["admin@example.com"]
         for name, colour in DEMO_LABELS:
             if not Label.objects.filter(name__iexact=name).exists():
