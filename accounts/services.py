@@ -4,8 +4,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from accounts import roles
-from accounts.models import Role, User
+from accounts import roles, tokens
+from accounts.models import ApiToken, Role, User
 
 
 @transaction.atomic
@@ -43,3 +43,28 @@ def set_role(*, actor: User, user: User, role: str) -> User:
     user.role = role
     user.save(update_fields=["role"])
     return user
+
+
+TOKEN_NAME_MAX = 100
+
+
+@transaction.atomic
+def create_token(*, actor: User, name: str = "API token") -> tuple[ApiToken, str]:
+    """Returns the token row and the key, which is never retrievable again."""
+    if not (actor and actor.is_authenticated and actor.is_active):
+        raise PermissionDenied("Sign in to create tokens.")
+    name = (name or "").strip() or "API token"
+    if len(name) > TOKEN_NAME_MAX:
+        raise ValidationError({"name": [f"At most {TOKEN_NAME_MAX} characters."]})
+    key = tokens.new_key()
+    token = ApiToken.objects.create(
+        user=actor, name=name, digest=tokens.digest(key), prefix=key[:8]
+    )
+    return token, key
+
+
+@transaction.atomic
+def revoke_token(*, actor: User, token: ApiToken) -> None:
+    if token.user_id != actor.pk and not roles.can_manage_users(actor):
+        raise PermissionDenied("You may revoke only your own tokens.")
+    token.delete()

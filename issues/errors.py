@@ -9,7 +9,12 @@ from django.http import Http404
 
 
 class NotFound(Http404):
-    """The object does not exist, or the user may not know that it does."""
+    """The object does not exist, or the user may not know that it does. `ids`
+    names the missing ones when a request named several."""
+
+    def __init__(self, message: str = "Not found.", ids: list[str] | None = None):
+        self.ids = ids or []
+        super().__init__(message)
 
 
 class FieldPermissionDenied(PermissionDenied):

@@ -11,11 +11,13 @@ from issues.services.attachments import add_attachment, safe_filename, sniff_con
 from issues.services.bulk import BULK_MAX, bulk_change_status
 from issues.services.comments import add_comment, edit_comment
 from issues.services.issues import (
+    add_labels,
     assign,
     change_status,
     check_update,
     create_issue,
     delete_issue,
+    remove_label,
     replace_labels,
     update_issue,
 )
@@ -25,6 +27,7 @@ __all__ = [
     "BULK_MAX",
     "add_attachment",
     "add_comment",
+    "add_labels",
     "assign",
     "bulk_change_status",
     "change_status",
@@ -34,6 +37,7 @@ __all__ = [
     "delete_issue",
     "delete_label",
     "edit_comment",
+    "remove_label",
     "replace_labels",
     "safe_filename",
     "sniff_content_type",

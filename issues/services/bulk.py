@@ -56,7 +56,7 @@ def bulk_change_status(*, actor: User, ids: Iterable[Any], status: str) -> list[
     visible = {issue.pk: issue for issue in issues if roles.can_view_issue(actor, issue)}
     missing = sorted(str(pk) for pk in wanted - visible.keys())
     if missing:
-        raise NotFound(f"No such issue(s): {', '.join(missing)}.")
+        raise NotFound(f"No such issue(s): {', '.join(missing)}.", ids=missing)
     refused = [
         f"#{issue.number}: {workflow.refusal(issue.status, status)}"
         for issue in visible.values()

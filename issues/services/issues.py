@@ -188,14 +188,53 @@ def replace_labels(
     with one it is checked like any other edit."""
     if version is None:
         with transaction.atomic():
-            locked = Issue.objects.select_for_update().filter(pk=issue.pk).first()
-            if locked is None:
-                raise NotFound("No such issue.")
-            require_visible(actor, locked)
+            current = _locked(actor, issue)
             return update_issue(
-                actor=actor, issue=locked, version=locked.version, changes={"labels": labels}
+                actor=actor, issue=current, version=current.version, changes={"labels": labels}
             )
     return update_issue(actor=actor, issue=issue, version=version, changes={"labels": labels})
+
+
+def add_labels(
+    *, actor: User, issue: Issue, labels: Iterable[Any], version: int | None = None
+) -> Issue:
+    """Add to the label set, keeping the labels already there."""
+    with transaction.atomic():
+        current = _locked(actor, issue, triage=True)
+        merged = [*current.labels.all(), *clean_fields({"labels": labels})["labels"]]
+        return update_issue(
+            actor=actor,
+            issue=current,
+            version=current.version if version is None else version,
+            changes={"labels": merged},
+        )
+
+
+def remove_label(*, actor: User, issue: Issue, name: str, version: int | None = None) -> Issue:
+    """Take one label off; a label the issue does not carry is a NotFound."""
+    with transaction.atomic():
+        current = _locked(actor, issue, triage=True)
+        kept = [label for label in current.labels.all() if label.name.lower() != name.lower()]
+        if len(kept) == current.labels.count():
+            raise NotFound(f"Issue #{current.number} has no label '{name}'.")
+        return update_issue(
+            actor=actor,
+            issue=current,
+            version=current.version if version is None else version,
+            changes={"labels": kept},
+        )
+
+
+def _locked(actor: User, issue: Issue, *, triage: bool = False) -> Issue:
+    """The issue's row, locked until the transaction ends, so that a change computed
+    from the current labels cannot lose a concurrent one."""
+    current = Issue.objects.select_for_update().filter(pk=issue.pk).first()
+    if current is None:
+        raise NotFound("No such issue.")
+    require_visible(actor, current)
+    if triage and not roles.can_triage(actor):
+        raise FieldPermissionDenied("labels")
+    return current
 
 
 @transaction.atomic

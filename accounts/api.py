@@ -1,0 +1,122 @@
+"""Accounts API: tokens for scripts, the current user, people to assign."""
+
+from django.contrib.auth import authenticate
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from accounts import roles, services
+from accounts.models import ApiToken, Role, User
+from tracker.api import Pagination, StrictSerializer, validated
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "display_name", "name", "role"]
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at"]
+
+
+class NewTokenSerializer(TokenSerializer):
+    token = serializers.CharField(help_text="the key; shown only this once")
+
+    class Meta(TokenSerializer.Meta):
+        fields = ["token", *TokenSerializer.Meta.fields]
+
+
+class TokenRequest(StrictSerializer):
+    email = serializers.CharField()
+    password = serializers.CharField(trim_whitespace=False)
+    name = serializers.CharField(required=False, max_length=100)
+
+
+class ObtainToken(GenericAPIView):
+    """Email and password in, a new personal token out."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    serializer_class = NewTokenSerializer
+
+    @extend_schema(
+        summary="Exchange email and password for an API token",
+        request=TokenRequest,
+        responses={201: NewTokenSerializer},
+    )
+    def post(self, request):
+        data = validated(TokenRequest, request.data)
+        user = authenticate(request, username=data["email"], password=data["password"])
+        if user is None:
+            raise ValidationError({"non_field_errors": ["Wrong email or password."]})
+        token, key = services.create_token(actor=user, name=data.get("name", "API token"))
+        token.token = key
+        return Response(NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+class TokenList(GenericAPIView):
+    serializer_class = TokenSerializer
+
+    @extend_schema(
+        operation_id="auth_tokens_list",
+        summary="Your API tokens (without their keys)",
+        responses=TokenSerializer(many=True),
+    )
+    def get(self, request):
+        return Response(self.get_serializer(request.user.api_tokens.all(), many=True).data)
+
+
+class TokenDetail(GenericAPIView):
+    serializer_class = TokenSerializer
+
+    @extend_schema(summary="Revoke one of your tokens", responses={204: None})
+    def delete(self, request, token_id):
+        token = request.user.api_tokens.filter(pk=token_id).first()
+        if token is None:
+            raise NotFound("No such token.")
+        services.revoke_token(actor=request.user, token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class Me(GenericAPIView):
+    serializer_class = UserSerializer
+
+    @extend_schema(summary="The signed-in user")
+    def get(self, request):
+        return Response(self.get_serializer(request.user).data)
+
+
+class UserList(GenericAPIView):
+    """For assignee pickers: MAINTAINER and ADMIN only."""
+
+    serializer_class = UserSerializer
+    pagination_class = Pagination
+
+    @extend_schema(
+        summary="Find users (MAINTAINER, ADMIN)",
+        parameters=[
+            OpenApiParameter("role", str, enum=Role.values),
+            OpenApiParameter("q", str, description="part of the email or name"),
+        ],
+    )
+    def get(self, request):
+        if not roles.is_maintainer(request.user):
+            raise PermissionDenied("Only maintainers and admins may list users.")
+        users = User.objects.filter(is_active=True).order_by("display_name", "email")
+        role = request.query_params.get("role")
+        if role:
+            if role.upper() not in Role.values:
+                raise ValidationError({"role": [f"Use one of {', '.join(Role.values)}."]})
+            users = users.filter(role=role.upper())
+        text = request.query_params.get("q", "").strip()
+        if text:
+            users = users.filter(Q(email__icontains=text) | Q(display_name__icontains=text))
+        page = self.paginate_queryset(users)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -1,0 +1,27 @@
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+
+from accounts import tokens
+from accounts.models import ApiToken
+
+# Recording every use would turn each read into a write; once a minute is enough
+# to tell a live token from a forgotten one.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token trk_...` against the stored digests."""
+
+    def authenticate_credentials(self, key):
+        token = ApiToken.objects.select_related("user").filter(digest=tokens.digest(key)).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token

@@ -1,0 +1,364 @@
+"""The issues API. Each view parses input, calls one query or service, renders.
+
+Issues are addressed by UUID. An issue the user may not see is a 404 on every
+endpoint, exactly like one that does not exist.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from issues import queries, services
+from issues.api import serializers as s
+from issues.errors import NotFound, PayloadTooLarge
+from issues.filters import IssueFilter
+from issues.models import Issue, Label
+from tracker.api import Pagination, PreconditionRequired, validated
+
+ERROR = OpenApiResponse(description='`{"detail": "...", "errors": {"field": ["reason"]}}`')
+CONFLICT = OpenApiResponse(description="stale version: `detail` plus `current`, the issue now")
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, description="the ETag of the version you edited"
+)
+
+
+def etag_version(header: str | None, issue_id) -> int | None:
+    """The version named by an If-Match header, or None if there is none.
+    Our ETags are `"<issue id>-<version>"` (weak or strong)."""
+    if not header:
+        return None
+    tag = header.strip().removeprefix("W/").strip('"')
+    prefix = f"{issue_id}-"
+    if not tag.startswith(prefix) or not tag[len(prefix) :].isdigit():
+        raise ValidationError({"If-Match": ["Not an ETag of this issue; send the one you got."]})
+    return int(tag[len(prefix) :])
+
+
+def get_visible_issue(request: Request, issue_id) -> Issue:
+    try:
+        pk = uuid.UUID(str(issue_id))
+    except ValueError:
+        raise NotFound("No such issue.") from None
+    issue = queries.issue_detail(request.user, pk=pk)
+    if issue is None:
+        raise NotFound("No such issue.")
+    return issue
+
+
+class IssueViewMixin:
+    """Renders issues with their ETag; also renders the `current` of a conflict."""
+
+    def represent(self, issue: Issue) -> dict:
+        issue = queries.issue_detail(self.request.user, pk=issue.pk) or issue
+        return s.IssueSerializer(issue, context={"request": self.request}).data
+
+    def issue_response(self, issue: Issue, code=status.HTTP_200_OK, **headers) -> Response:
+        issue = queries.issue_detail(self.request.user, pk=issue.pk)
+        response = Response(self.represent(issue), status=code, headers=headers)
+        response["ETag"] = issue.etag
+        return response
+
+    def version_from(self, request: Request, issue: Issue, body_version: int | None) -> int:
+        header = etag_version(request.headers.get("If-Match"), issue.pk)
+        if body_version is not None and header is not None and body_version != header:
+            raise ValidationError({"version": ["The body's version and If-Match disagree."]})
+        version = body_version if body_version is not None else header
+        if version is None:
+            raise PreconditionRequired()
+        return version
+
+
+class IssueList(IssueViewMixin, GenericAPIView):
+    serializer_class = s.IssueSerializer
+    pagination_class = Pagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = IssueFilter
+
+    def get_queryset(self) -> QuerySet[Issue]:
+        return queries.issue_list(self.request.user)
+
+    @extend_schema(
+        operation_id="issues_list", summary="List issues (filtered, searched, ordered, paginated)"
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Report an issue",
+        request=s.IssueCreateInput,
+        responses={201: s.IssueSerializer, 400: ERROR, 403: ERROR},
+    )
+    def post(self, request):
+        data = validated(s.IssueCreateInput, request.data)
+        issue = services.create_issue(actor=request.user, **data)
+        path = s.IssueSerializer(issue, context={"request": request}).data["url"]
+        return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
+
+
+class IssueDetail(IssueViewMixin, GenericAPIView):
+    serializer_class = s.IssueSerializer
+
+    def lookup_issue(self, request, **kwargs) -> Issue:
+        return get_visible_issue(request, kwargs["issue_id"])
+
+    @extend_schema(summary="One issue", responses={200: s.IssueSerializer, 304: None, 404: ERROR})
+    def get(self, request, **kwargs):
+        issue = self.lookup_issue(request, **kwargs)
+        if_none_match = request.headers.get("If-None-Match", "")
+        if issue.etag in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": issue.etag})
+        return self.issue_response(issue)
+
+    @extend_schema(
+        summary="Change some fields (only those sent), with the version you edited",
+        request=s.IssuePatchInput,
+        parameters=[IF_MATCH],
+        responses={200: s.IssueSerializer, 400: ERROR, 403: ERROR, 409: CONFLICT, 428: ERROR},
+    )
+    def patch(self, request, **kwargs):
+        issue = self.lookup_issue(request, **kwargs)
+        data = dict(validated(s.IssuePatchInput, request.data))
+        version = self.version_from(request, issue, data.pop("version", None))
+        updated = services.update_issue(
+            actor=request.user, issue=issue, version=version, changes=data
+        )
+        return self.issue_response(updated)
+
+    @extend_schema(summary="Delete an issue (ADMIN)", responses={204: None, 403: ERROR})
+    def delete(self, request, **kwargs):
+        issue = self.lookup_issue(request, **kwargs)
+        services.delete_issue(actor=request.user, issue=issue)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IssueByNumber(IssueDetail):
+    http_method_names = ["get", "head", "options"]
+
+    def lookup_issue(self, request, **kwargs) -> Issue:
+        issue = queries.issue_detail(request.user, number=kwargs["number"])
+        if issue is None:
+            raise NotFound("No such issue.")
+        return issue
+
+
+class IssueEvents(GenericAPIView):
+    serializer_class = s.EventSerializer
+    pagination_class = Pagination
+
+    @extend_schema(summary="The issue's timeline, oldest first")
+    def get(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        page = self.paginate_queryset(queries.timeline(issue))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class IssueComments(GenericAPIView):
+    serializer_class = s.CommentSerializer
+    pagination_class = Pagination
+
+    @extend_schema(summary="Comments in reading order: threads depth-first, with depth")
+    def get(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        page = self.paginate_queryset(queries.threaded_comments(issue))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Comment, or reply with `parent`",
+        request=s.CommentInput,
+        responses={201: s.CommentSerializer, 400: ERROR},
+    )
+    def post(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        data = validated(s.CommentInput, request.data)
+        comment = services.add_comment(actor=request.user, issue=issue, **data)
+        comment.depth = 0 if comment.parent is None else _depth(comment)
+        return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+def _depth(comment) -> int:
+    depth, parent = 0, comment.parent
+    while parent is not None:
+        depth, parent = depth + 1, parent.parent
+    return depth
+
+
+class IssueLabels(IssueViewMixin, GenericAPIView):
+    serializer_class = s.IssueSerializer
+
+    def _version(self, request, issue, data) -> int | None:
+        header = etag_version(request.headers.get("If-Match"), issue.pk)
+        return data.get("version", header)
+
+    @extend_schema(
+        summary="Replace the whole label set atomically",
+        request=s.LabelsInput,
+        parameters=[IF_MATCH],
+        responses={200: s.IssueSerializer, 400: ERROR, 403: ERROR, 409: CONFLICT},
+    )
+    def put(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        data = validated(s.LabelsInput, request.data)
+        updated = services.replace_labels(
+            actor=request.user,
+            issue=issue,
+            labels=data["labels"],
+            version=self._version(request, issue, data),
+        )
+        return self.issue_response(updated)
+
+    @extend_schema(
+        summary="Add labels, keeping the others",
+        request=s.LabelsInput,
+        responses={200: s.IssueSerializer, 400: ERROR, 403: ERROR, 409: CONFLICT},
+    )
+    def post(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        data = validated(s.LabelsInput, request.data)
+        updated = services.add_labels(
+            actor=request.user,
+            issue=issue,
+            labels=data["labels"],
+            version=self._version(request, issue, data),
+        )
+        return self.issue_response(updated)
+
+
+class IssueLabel(IssueViewMixin, GenericAPIView):
+    serializer_class = s.IssueSerializer
+
+    @extend_schema(
+        summary="Remove one label", responses={200: s.IssueSerializer, 403: ERROR, 404: ERROR}
+    )
+    def delete(self, request, issue_id, name):
+        issue = get_visible_issue(request, issue_id)
+        updated = services.remove_label(actor=request.user, issue=issue, name=name)
+        return self.issue_response(updated)
+
+
+class BulkStatus(GenericAPIView):
+    serializer_class = s.BulkStatusResult
+
+    @extend_schema(
+        summary="Move many issues to one status: all of them or none",
+        request=s.BulkStatusInput,
+        responses={200: s.BulkStatusResult, 400: ERROR, 403: ERROR, 404: ERROR},
+    )
+    def post(self, request):
+        data = validated(s.BulkStatusInput, request.data)
+        changed = services.bulk_change_status(actor=request.user, **data)
+        return Response(s.BulkStatusResult({"updated": len(changed), "issues": changed}).data)
+
+
+class IssueAttachments(GenericAPIView):
+    serializer_class = s.AttachmentSerializer
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="issues_attachments_list",
+        summary="The issue's attachments",
+        responses=s.AttachmentSerializer(many=True),
+    )
+    def get(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        attachments = issue.attachments.select_related("uploaded_by")
+        return Response(self.get_serializer(attachments, many=True).data)
+
+    @extend_schema(
+        summary="Upload a file (multipart, field `file`)",
+        request={"multipart/form-data": s.AttachmentInput},
+        responses={201: s.AttachmentSerializer, 400: ERROR, 413: ERROR},
+    )
+    def post(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        # Refuse an oversized body before reading it.
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        limit = settings.ATTACHMENT_MAX_BYTES
+        if declared > limit + 64 * 1024:
+            raise PayloadTooLarge(f"The upload is over the limit of {limit} bytes.", limit=limit)
+        data = validated(s.AttachmentInput, request.data)
+        attachment = services.add_attachment(actor=request.user, issue=issue, upload=data["file"])
+        return Response(self.get_serializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class AttachmentDownload(GenericAPIView):
+    @extend_schema(summary="Download an attachment", responses={(200, "*/*"): bytes})
+    def get(self, request, issue_id, attachment_id):
+        issue = get_visible_issue(request, issue_id)
+        attachment = issue.attachments.filter(pk=attachment_id).first()
+        if attachment is None:
+            raise NotFound("No such attachment.")
+        return attachment_response(attachment)
+
+
+def attachment_response(attachment) -> FileResponse:
+    """Always a download, never rendered: the browser must not run what was uploaded."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+class LabelList(GenericAPIView):
+    serializer_class = s.LabelSerializer
+
+    @extend_schema(
+        operation_id="labels_list", summary="All labels", responses=s.LabelSerializer(many=True)
+    )
+    def get(self, request):
+        return Response(self.get_serializer(queries.labels(), many=True).data)
+
+    @extend_schema(
+        summary="Create a label (ADMIN)",
+        request=s.LabelInput,
+        responses={201: s.LabelSerializer, 400: ERROR, 403: ERROR},
+    )
+    def post(self, request):
+        data = validated(s.LabelInput, request.data)
+        label = services.create_label(actor=request.user, **data)
+        return Response(self.get_serializer(label).data, status=status.HTTP_201_CREATED)
+
+
+class LabelDetail(GenericAPIView):
+    serializer_class = s.LabelSerializer
+
+    def get_label(self, label_id) -> Label:
+        label = Label.objects.filter(pk=label_id).first()
+        if label is None:
+            raise NotFound("No such label.")
+        return label
+
+    @extend_schema(summary="One label")
+    def get(self, request, label_id):
+        return Response(self.get_serializer(self.get_label(label_id)).data)
+
+    @extend_schema(
+        summary="Rename or recolour a label (ADMIN)",
+        request=s.LabelPatchInput,
+        responses={200: s.LabelSerializer, 400: ERROR, 403: ERROR},
+    )
+    def patch(self, request, label_id):
+        label = self.get_label(label_id)
+        data = validated(s.LabelPatchInput, request.data)
+        label = services.update_label(actor=request.user, label=label, changes=data)
+        return Response(self.get_serializer(label).data)
+
+    @extend_schema(summary="Delete a label (ADMIN)", responses={204: None, 403: ERROR})
+    def delete(self, request, label_id):
+        services.delete_label(actor=request.user, label=self.get_label(label_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

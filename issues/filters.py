@@ -1,0 +1,137 @@
+"""The issue list's filters, shared by the API and the HTML list so both read
+the same query string the same way (and reject the same bad values)."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django_filters import rest_framework as filters
+
+from issues import queries
+from issues.models import Issue, Severity, Status
+
+
+class ListWidget(forms.TextInput):
+    """`?status=OPEN&status=DONE` and `?status=OPEN,DONE` both mean two values."""
+
+    def value_from_datadict(self, data, files, name):
+        raw = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        values = []
+        for item in raw:
+            for value in (item or "").split(","):
+                if value.strip() and value.strip() not in values:
+                    values.append(value.strip())
+        return values
+
+    def format_value(self, value):
+        return ",".join(value) if isinstance(value, list) else value
+
+
+class ChoiceListField(forms.Field):
+    widget = ListWidget
+
+    def __init__(self, *, choices: dict, **kwargs):
+        self.choices = choices  # accepted spelling (upper case) -> stored value
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        values = value or []
+        bad = [v for v in values if v.upper() not in self.choices]
+        if bad:
+            raise ValidationError(
+                f"Unknown value(s) {', '.join(bad)}; use {', '.join(self.choices)}."
+            )
+        return [self.choices[v.upper()] for v in values]
+
+
+class TextListField(forms.Field):
+    widget = ListWidget
+
+    def clean(self, value):
+        return value or []
+
+
+class PersonField(forms.CharField):
+    """A user id, or `me`; with `allow_none`, also `none` for "nobody"."""
+
+    def __init__(self, *, allow_none=False, **kwargs):
+        self.allow_none = allow_none
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = (super().clean(value) or "").strip().lower()
+        if not value or value == "me" or (self.allow_none and value == "none"):
+            return value
+        if not value.isdigit():
+            words = "a user id, 'me' or 'none'" if self.allow_none else "a user id or 'me'"
+            raise ValidationError(f"Use {words}.")
+        return int(value)
+
+
+class ChoiceListFilter(filters.Filter):
+    field_class = ChoiceListField
+
+    def filter(self, qs, value):
+        return qs.filter(**{f"{self.field_name}__in": value}) if value else qs
+
+
+class TextListFilter(filters.Filter):
+    field_class = TextListField
+
+
+class PersonFilter(filters.Filter):
+    field_class = PersonField
+
+    def filter(self, qs, value):
+        if value == "":
+            return qs
+        if value == "none":
+            return qs.filter(**{f"{self.field_name}__isnull": True})
+        if value == "me":
+            value = self.parent.request.user.pk
+        return qs.filter(**{self.field_name: value})
+
+
+ORDERINGS = ("number", "created_at", "updated_at", "severity")
+
+
+class IssueFilter(filters.FilterSet):
+    status = ChoiceListFilter(field_name="status", choices={s: s for s in Status.values})
+    severity = ChoiceListFilter(field_name="severity", choices={s.name: s.value for s in Severity})
+    assignee = PersonFilter(field_name="assignee", allow_none=True)
+    reporter = PersonFilter(field_name="reporter")
+    label = TextListFilter(method="filter_labels")
+    q = filters.CharFilter(method="filter_search", max_length=500)
+    created_after = filters.DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.DateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = filters.DateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = filters.DateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    ordering = filters.OrderingFilter(fields=ORDERINGS, method="filter_ordering")
+
+    class Meta:
+        model = Issue
+        fields: list[str] = []
+
+    def filter_labels(self, qs, name, value):
+        return queries.with_all_labels(qs, value)
+
+    def filter_search(self, qs, name, value):
+        return queries.search(qs, value)
+
+    def filter_ordering(self, qs, name, value):
+        return qs  # applied last, in filter_queryset, once search ranks exist
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        ordering = self.form.cleaned_data.get("ordering") or []
+        if ordering:
+            # A unique tie-breaker keeps pages stable when many rows share a value.
+            key = ordering[0]
+            tie = "-number" if key.startswith("-") else "number"
+            return (
+                queryset.order_by(key, tie)
+                if key.lstrip("-") != "number"
+                else queryset.order_by(key)
+            )
+        if (self.form.cleaned_data.get("q") or "").strip():
+            return queryset.order_by(F("rank").desc(), "-updated_at")
+        return queryset.order_by("-updated_at", "-number")

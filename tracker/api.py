@@ -1,0 +1,110 @@
+"""What every API endpoint shares: one error shape, pagination, strict input.
+
+Every error answers `{"detail": "...", "errors": {"field": ["reason"]}}`, whether
+it came from DRF's own parsing, a serializer, or the service layer's
+ValidationError / PermissionDenied / NotFound / VersionConflict.
+"""
+
+from collections.abc import Mapping
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from issues.errors import FieldPermissionDenied, PayloadTooLarge, VersionConflict
+
+
+class PreconditionRequired(exceptions.APIException):
+    """An edit without the version it was made from (428)."""
+
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = "Send the version you edited (`version` in the body or an If-Match header)."
+
+
+def error_body(detail: str, errors: Mapping | None = None, **extra) -> dict:
+    return {"detail": detail, "errors": dict(errors or {}), **extra}
+
+
+def _as_field_errors(data) -> dict:
+    if isinstance(data, Mapping):
+        return {
+            key: value if isinstance(value, list | dict) else [value] for key, value in data.items()
+        }
+    return {"non_field_errors": data if isinstance(data, list) else [data]}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, VersionConflict):
+        view = context.get("view")
+        current = view.represent(exc.current) if hasattr(view, "represent") else None
+        return Response(error_body(str(exc), current=current), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, DjangoValidationError):
+        errors = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        return Response(error_body(_summary(errors), errors), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, FieldPermissionDenied):
+        return Response(
+            error_body(str(exc), {exc.field: [str(exc)]}), status=status.HTTP_403_FORBIDDEN
+        )
+    if isinstance(exc, PayloadTooLarge | RequestDataTooBig):
+        return Response(error_body(str(exc)), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, Http404):
+        errors = {"ids": exc.ids} if getattr(exc, "ids", None) else {}
+        return Response(
+            error_body(str(exc) or "Not found.", errors), status=status.HTTP_404_NOT_FOUND
+        )
+    if isinstance(exc, PermissionDenied):
+        detail = str(exc) or "You do not have permission to perform this action."
+        return Response(error_body(detail), status=status.HTTP_403_FORBIDDEN)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _as_field_errors(response.data)
+        response.data = error_body(_summary(errors), errors)
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, Mapping) else ""
+        missing = {"version": ["This field is required."]}
+        response.data = error_body(
+            str(detail), missing if isinstance(exc, PreconditionRequired) else None
+        )
+    return response
+
+
+def _summary(errors: Mapping) -> str:
+    """The first reason, for clients that show one line."""
+    for field, reasons in errors.items():
+        first = reasons[0] if isinstance(reasons, list) and reasons else reasons
+        if isinstance(first, str):
+            return first if field == "non_field_errors" else f"{field}: {first}"
+    return "Invalid input."
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input shapes refuse fields they do not know instead of silently dropping
+    them: a typo in a script should fail loudly, not lose the edit."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise exceptions.ValidationError({field: ["Unknown field."] for field in unknown})
+        return super().to_internal_value(data)
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
