@@ -39,6 +39,8 @@ def _test_transport(settings):
     test client (the HTTPS redirect is checked by the deploy-check test), and
     serve static files from the source tree rather than a collectstatic manifest."""
     settings.SECURE_SSL_REDIRECT = False
+    # The real hasher costs ~0.3 s per password; tests create hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -5,19 +5,30 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from accounts import services
-from accounts.models import User
+from accounts.models import ApiToken, User
 
 # Roles replace groups and per-object permissions.
 admin.site.unregister(Group)
 
 
-class UserCreateForm(AdminUserCreationForm):
+class UniqueEmailMixin:
+    """The database refuses an email that differs only in case; say so on the field
+    rather than as an anonymous constraint violation."""
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise ValidationError("An account with this email already exists.")
+        return email
+
+
+class UserCreateForm(UniqueEmailMixin, AdminUserCreationForm):
     class Meta:
         model = User
         fields = ["email", "display_name", "role"]
 
 
-class UserEditForm(UserChangeForm):
+class UserEditForm(UniqueEmailMixin, UserChangeForm):
     actor: User | None = None
 
     class Meta:
@@ -73,3 +84,20 @@ class UserAdmin(DjangoUserAdmin):
             services.set_role(actor=request.user, user=obj, role=new_role)
         else:
             super().save_model(request, obj, form, change)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins see and revoke tokens; keys are never stored, so never shown."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["name", "user__email"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at"]
+    exclude = ["digest"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -36,7 +36,9 @@ class IssueAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         self.actor = kwargs.pop("actor", None)
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        # Not `instance.pk`: the UUID primary key has a default, so a new issue has one.
+        self.editing = not self.instance._state.adding
+        if self.editing:
             self.fields["seen_version"].initial = self.instance.version
         # Only people who may carry work are offered as assignees.
         self.fields["assignee"].queryset = User.objects.filter(
@@ -48,7 +50,7 @@ class IssueAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk and not self.errors:
+        if self.editing and not self.errors:
             try:
                 services.check_update(
                     actor=self.actor,
@@ -60,6 +62,11 @@ class IssueAdminForm(forms.ModelForm):
                 raise ValidationError(
                     f"{conflict} Open the issue again to see the change, then re-apply yours."
                 ) from None
+            except ValidationError as exc:
+                # "version" is no field of this form (it is the hidden seen_version).
+                if hasattr(exc, "error_dict") and "version" in exc.error_dict:
+                    raise ValidationError(exc.error_dict["version"]) from None
+                raise
         return cleaned
 
 
@@ -73,6 +80,17 @@ class IssueAdmin(admin.ModelAdmin):
     readonly_fields = ["number", "reporter", "version", "created_at", "updated_at", "resolved_at"]
     filter_horizontal = ["labels"]
     show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        # A new issue has no number, version or dates yet (and `number` is a database
+        # default the add page cannot display).
+        return self.readonly_fields if obj is not None else ()
+
+    def get_deleted_objects(self, objs, request):
+        """The timeline goes with its issue: events are refused deletion only on their own."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(IssueEvent._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
@@ -126,6 +144,13 @@ class LabelAdminForm(forms.ModelForm):
         model = Label
         fields = ["name", "colour", "description"]
         widgets = {"colour": forms.TextInput(attrs={"type": "color"})}
+
+    def clean_name(self):
+        # Said on the field, rather than as the database's anonymous constraint violation.
+        name = self.cleaned_data["name"]
+        if Label.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+            raise ValidationError(f"A label named '{name}' already exists.")
+        return name
 
 
 @admin.register(Label)
