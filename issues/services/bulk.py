@@ -30,7 +30,7 @@ def bulk_change_status(*, actor: User, ids: Iterable[Any], status: str) -> list[
     """
     if not roles.can_triage(actor):
         raise PermissionDenied("Only maintainers may change the status of issues.")
-    ids = list(ids)
+    ids = list(ids or [])
     errors: dict[str, list[str]] = {}
     if not ids:
         errors["ids"] = ["Give at least one issue id."]

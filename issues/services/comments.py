@@ -35,7 +35,10 @@ def add_comment(
     body = _clean_body(body)
     if parent is not None:
         parent_id = parent.pk if isinstance(parent, Comment) else parent
-        parent = Comment.objects.filter(pk=parent_id, issue=issue).first()
+        try:
+            parent = Comment.objects.filter(pk=parent_id, issue=issue).first()
+        except (ValueError, TypeError):  # not an id at all ("abc", a list): bad input
+            parent = None
         if parent is None:
             raise ValidationError({"parent": ["No such comment on this issue."]})
     comment = Comment.objects.create(issue=issue, author=actor, body=body, parent=parent)

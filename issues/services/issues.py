@@ -22,6 +22,7 @@ from issues.services.validation import (
     event_value,
     label_names,
     require_visible,
+    user_ref,
 )
 
 
@@ -46,7 +47,7 @@ def create_issue(
         fields["status"] = status
     if assignee is not None:
         fields["assignee"] = assignee
-    labels = list(labels)
+    labels = list(labels or [])
     if labels:
         fields["labels"] = labels
     for field in fields.keys() & {"status", "assignee", "labels"}:
@@ -71,6 +72,7 @@ def create_issue(
             "status": issue.status,
             "severity": Severity(issue.severity).name,
             "labels": label_names(label_objs),
+            "assignee": user_ref(issue.assignee),
         },
     )
     live.announce("created", issue)
@@ -122,6 +124,11 @@ def _prepare_update(
         )
         if not allowed:
             raise FieldPermissionDenied(field)
+    # Re-sending the assignee an issue already has is not a new assignment, even if
+    # that person has since lost the right to be assigned (a form posts every field).
+    assignee = changes.get("assignee", ...)
+    if assignee is not ... and getattr(assignee, "pk", assignee) == current.assignee_id:
+        changes = {f: v for f, v in changes.items() if f != "assignee"}
     cleaned = clean_fields(changes)
     if current.version != version:
         raise VersionConflict(current)

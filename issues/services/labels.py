@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from accounts import roles
 from accounts.models import User
+from issues.errors import NotFound
 from issues.models import Label
 
 
@@ -48,15 +49,18 @@ def _is_hex_colour(value: str) -> bool:
     )
 
 
-def _save_label(label: Label) -> Label:
+def _save_label(label: Label, *, adding: bool) -> Label:
     clash = Label.objects.filter(name__iexact=label.name).exclude(pk=label.pk)
     if clash.exists():
         raise ValidationError({"name": [f"A label named '{label.name}' already exists."]})
     try:
         with transaction.atomic():
-            label.save()
+            # An update must not quietly re-create a label deleted meanwhile.
+            label.save(force_insert=adding, force_update=not adding)
     except IntegrityError:  # a concurrent create won the race for the name
         raise ValidationError({"name": [f"A label named '{label.name}' already exists."]}) from None
+    except DatabaseError:  # the forced update found no row: deleted meanwhile
+        raise NotFound("No such label.") from None
     return label
 
 
@@ -67,7 +71,7 @@ def create_label(
     if not roles.can_manage_labels(actor):
         raise PermissionDenied("Only admins may manage labels.")
     cleaned = _clean_label_fields({"name": name, "colour": colour, "description": description})
-    return _save_label(Label(**cleaned))
+    return _save_label(Label(**cleaned), adding=True)
 
 
 @transaction.atomic
@@ -79,7 +83,7 @@ def update_label(*, actor: User, label: Label, changes: Mapping[str, Any]) -> La
         raise ValidationError({field: ["Not an editable field."] for field in sorted(unknown)})
     for field, value in _clean_label_fields(changes).items():
         setattr(label, field, value)
-    return _save_label(label)
+    return _save_label(label, adding=False)
 
 
 @transaction.atomic

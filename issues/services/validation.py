@@ -126,7 +126,7 @@ def event_value(field: str, value: Any) -> Any:
     if field == "severity":
         return Severity(value).name
     if field == "labels":
-        return [label.name for label in value]
+        return label_names(value)  # the same order whatever the DB collation
     return value
 
 
