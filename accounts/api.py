@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts import roles, services
 from accounts.models import ApiToken, Role, User
-from tracker.api import Pagination, StrictSerializer, validated
+from tracker.api import JSON_ONLY, Pagination, StrictSerializer, validated
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -44,6 +44,7 @@ class ObtainToken(GenericAPIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    parser_classes = JSON_ONLY
     serializer_class = NewTokenSerializer
 
     @extend_schema(
@@ -63,6 +64,7 @@ class ObtainToken(GenericAPIView):
 
 class TokenList(GenericAPIView):
     serializer_class = TokenSerializer
+    pagination_class = None
 
     @extend_schema(
         operation_id="auth_tokens_list",
@@ -101,6 +103,7 @@ class UserList(GenericAPIView):
 
     @extend_schema(
         summary="Find users (MAINTAINER, ADMIN)",
+        responses=UserSerializer(many=True),
         parameters=[
             OpenApiParameter("role", str, enum=Role.values),
             OpenApiParameter("q", str, description="part of the email or name"),
@@ -116,6 +119,8 @@ class UserList(GenericAPIView):
                 raise ValidationError({"role": [f"Use one of {', '.join(Role.values)}."]})
             users = users.filter(role=role.upper())
         text = request.query_params.get("q", "").strip()
+        if "\x00" in text:  # PostgreSQL text cannot hold NUL
+            raise ValidationError({"q": ["Null characters are not allowed."]})
         if text:
             users = users.filter(Q(email__icontains=text) | Q(display_name__icontains=text))
         page = self.paginate_queryset(users)

@@ -3,8 +3,11 @@ the same query string the same way (and reject the same bad values)."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import F
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from issues import queries
 from issues.models import Issue, Severity, Status
@@ -29,25 +32,30 @@ class ListWidget(forms.TextInput):
 class ChoiceListField(forms.Field):
     widget = ListWidget
 
-    def __init__(self, *, choices: dict, **kwargs):
-        self.choices = choices  # accepted spelling (upper case) -> stored value
+    def __init__(self, *, accepted: dict, **kwargs):
+        self.accepted = accepted  # spelling in the query (upper case) -> stored value
         super().__init__(**kwargs)
 
     def clean(self, value):
         values = value or []
-        bad = [v for v in values if v.upper() not in self.choices]
+        bad = [v for v in values if v.upper() not in self.accepted]
         if bad:
             raise ValidationError(
-                f"Unknown value(s) {', '.join(bad)}; use {', '.join(self.choices)}."
+                f"Unknown value(s) {', '.join(bad)}; use {', '.join(self.accepted)}."
             )
-        return [self.choices[v.upper()] for v in values]
+        return [self.accepted[v.upper()] for v in values]
 
 
 class TextListField(forms.Field):
     widget = ListWidget
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query.
+    default_validators = [ProhibitNullCharactersValidator()]
 
     def clean(self, value):
-        return value or []
+        values = value or []
+        for item in values:
+            self.run_validators(item)
+        return values
 
 
 class PersonField(forms.CharField):
@@ -61,12 +69,13 @@ class PersonField(forms.CharField):
         value = (super().clean(value) or "").strip().lower()
         if not value or value == "me" or (self.allow_none and value == "none"):
             return value
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # "²".isdigit() too, but int() refuses it
             words = "a user id, 'me' or 'none'" if self.allow_none else "a user id or 'me'"
             raise ValidationError(f"Use {words}.")
         return int(value)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class ChoiceListFilter(filters.Filter):
     field_class = ChoiceListField
 
@@ -74,10 +83,12 @@ class ChoiceListFilter(filters.Filter):
         return qs.filter(**{f"{self.field_name}__in": value}) if value else qs
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class TextListFilter(filters.Filter):
     field_class = TextListField
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class PersonFilter(filters.Filter):
     field_class = PersonField
 
@@ -95,11 +106,22 @@ ORDERINGS = ("number", "created_at", "updated_at", "severity")
 
 
 class IssueFilter(filters.FilterSet):
-    status = ChoiceListFilter(field_name="status", choices={s: s for s in Status.values})
-    severity = ChoiceListFilter(field_name="severity", choices={s.name: s.value for s in Severity})
+    status = ChoiceListFilter(
+        field_name="status",
+        accepted={s: s for s in Status.values},
+        help_text="one or more of OPEN, TRIAGED, IN_PROGRESS, DONE (comma-separated or repeated)",
+    )
+    severity = ChoiceListFilter(
+        field_name="severity",
+        accepted={s.name: s.value for s in Severity},
+        help_text="one or more of LOW, MEDIUM, HIGH, CRITICAL (comma-separated or repeated)",
+    )
     assignee = PersonFilter(field_name="assignee", allow_none=True)
     reporter = PersonFilter(field_name="reporter")
-    label = TextListFilter(method="filter_labels")
+    label = TextListFilter(
+        method="filter_labels",
+        help_text="label names; issues carrying all of them (comma-separated or repeated)",
+    )
     q = filters.CharFilter(method="filter_search", max_length=500)
     created_after = filters.DateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.DateTimeFilter(field_name="created_at", lookup_expr="lt")

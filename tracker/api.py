@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,10 +32,22 @@ def error_body(detail: str, errors: Mapping | None = None, **extra) -> dict:
 
 def _as_field_errors(data) -> dict:
     if isinstance(data, Mapping):
-        return {
-            key: value if isinstance(value, list | dict) else [value] for key, value in data.items()
-        }
-    return {"non_field_errors": data if isinstance(data, list) else [data]}
+        return {key: _reasons(value) for key, value in data.items()}
+    return {"non_field_errors": _reasons(data)}
+
+
+def _reasons(value, prefix: str = "") -> list[str]:
+    """A flat list of strings, whatever DRF nested: a list field's errors come
+    keyed by item ({"3": ["Not a valid string."]}) -> ["Item 3: Not a valid string."]."""
+    if isinstance(value, Mapping):
+        return [
+            reason
+            for key, inner in value.items()
+            for reason in _reasons(inner, f"{prefix}{'Item ' if str(key).isdigit() else ''}{key}: ")
+        ]
+    if isinstance(value, list | tuple):
+        return [reason for inner in value for reason in _reasons(inner, prefix)]
+    return [f"{prefix}{value}"]
 
 
 def exception_handler(exc, context):
@@ -91,6 +104,22 @@ class Pagination(LimitOffsetPagination):
     max_limit = 200
 
 
+class JSONParser(parsers.JSONParser):
+    """DRF's parser, except that a document nested too deeply for Python's
+    decoder is bad input (400) rather than a RecursionError (500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+
+
+# Bodies are JSON (attachments: multipart): a form post to a JSON endpoint is a
+# client mistake and answers 415 instead of being half-understood.
+JSON_ONLY = [JSONParser]
+
+
 class StrictSerializer(serializers.Serializer):
     """Input shapes refuse fields they do not know instead of silently dropping
     them: a typo in a script should fail loudly, not lose the edit."""
@@ -102,6 +131,24 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise exceptions.ValidationError({field: ["Unknown field."] for field in unknown})
         return super().to_internal_value(data)
+
+
+class TextField(serializers.CharField):
+    """A JSON string and nothing else: a number sent as a title is a mistake in
+    the client, not the text "42" (DRF's CharField would quietly convert it)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Metadata(SimpleMetadata):
+    """OPTIONS answers name, description and media types; the field-by-field form
+    description of DRF's default would need each view to expose a queryset."""
+
+    def determine_actions(self, request, view):
+        return {}
 
 
 def validated(serializer_class, data, **kwargs) -> dict:

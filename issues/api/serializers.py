@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from issues.models import Attachment, Comment, Issue, IssueEvent, Label, Severity, Status
 from issues.services import BULK_MAX
-from tracker.api import StrictSerializer
+from tracker.api import StrictSerializer, TextField
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -66,23 +66,23 @@ class IssueSerializer(serializers.ModelSerializer):
 
 
 class IssueCreateInput(StrictSerializer):
-    title = serializers.CharField(trim_whitespace=False, allow_blank=True)
-    description = serializers.CharField(trim_whitespace=False, allow_blank=True, required=False)
+    title = TextField(trim_whitespace=False, allow_blank=True)
+    description = TextField(trim_whitespace=False, allow_blank=True, required=False)
     severity = serializers.ChoiceField(choices=Severity.names, required=False)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     assignee = serializers.IntegerField(allow_null=True, required=False, help_text="user id")
-    labels = serializers.ListField(child=serializers.CharField(), required=False)
+    labels = serializers.ListField(child=TextField(), required=False)
 
 
 class IssuePatchInput(IssueCreateInput):
-    title = serializers.CharField(trim_whitespace=False, allow_blank=True, required=False)
+    title = TextField(trim_whitespace=False, allow_blank=True, required=False)
     version = serializers.IntegerField(
         required=False, help_text="the version you edited; or send If-Match with the ETag"
     )
 
 
 class LabelsInput(StrictSerializer):
-    labels = serializers.ListField(child=serializers.CharField(), max_length=100)
+    labels = serializers.ListField(child=TextField(), max_length=100)
     version = serializers.IntegerField(required=False)
 
 
@@ -120,7 +120,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class CommentInput(StrictSerializer):
-    body = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    body = TextField(trim_whitespace=False, allow_blank=True)
     parent = serializers.IntegerField(allow_null=True, required=False)
 
 
@@ -154,10 +154,10 @@ class LabelSerializer(serializers.ModelSerializer):
 
 
 class LabelInput(StrictSerializer):
-    name = serializers.CharField(trim_whitespace=False, allow_blank=True)
-    colour = serializers.CharField(required=False)
-    description = serializers.CharField(allow_blank=True, required=False)
+    name = TextField(trim_whitespace=False, allow_blank=True)
+    colour = TextField(required=False)
+    description = TextField(allow_blank=True, required=False)
 
 
 class LabelPatchInput(LabelInput):
-    name = serializers.CharField(trim_whitespace=False, allow_blank=True, required=False)
+    name = TextField(trim_whitespace=False, allow_blank=True, required=False)

@@ -23,7 +23,7 @@ from issues.api import serializers as s
 from issues.errors import NotFound, PayloadTooLarge
 from issues.filters import IssueFilter
 from issues.models import Issue, Label
-from tracker.api import Pagination, PreconditionRequired, validated
+from tracker.api import JSON_ONLY, Pagination, PreconditionRequired, validated
 
 ERROR = OpenApiResponse(description='`{"detail": "...", "errors": {"field": ["reason"]}}`')
 CONFLICT = OpenApiResponse(description="stale version: `detail` plus `current`, the issue now")
@@ -39,9 +39,10 @@ def etag_version(header: str | None, issue_id) -> int | None:
         return None
     tag = header.strip().removeprefix("W/").strip('"')
     prefix = f"{issue_id}-"
-    if not tag.startswith(prefix) or not tag[len(prefix) :].isdigit():
+    number = tag[len(prefix) :]
+    if not tag.startswith(prefix) or not (number.isascii() and number.isdigit()):
         raise ValidationError({"If-Match": ["Not an ETag of this issue; send the one you got."]})
-    return int(tag[len(prefix) :])
+    return int(number)
 
 
 def get_visible_issue(request: Request, issue_id) -> Issue:
@@ -62,9 +63,15 @@ class IssueViewMixin:
         issue = queries.issue_detail(self.request.user, pk=issue.pk) or issue
         return s.IssueSerializer(issue, context={"request": self.request}).data
 
-    def issue_response(self, issue: Issue, code=status.HTTP_200_OK, **headers) -> Response:
-        issue = queries.issue_detail(self.request.user, pk=issue.pk)
-        response = Response(self.represent(issue), status=code, headers=headers)
+    def issue_response(
+        self, issue: Issue, code=status.HTTP_200_OK, *, fresh=False, **headers
+    ) -> Response:
+        """`fresh`: the issue was just read by queries.issue_detail, no need to
+        read it again (after a write it must be, for the labels and version)."""
+        if not fresh:
+            issue = queries.issue_detail(self.request.user, pk=issue.pk)
+        data = s.IssueSerializer(issue, context={"request": self.request}).data
+        response = Response(data, status=code, headers=headers)
         response["ETag"] = issue.etag
         return response
 
@@ -79,6 +86,7 @@ class IssueViewMixin:
 
 
 class IssueList(IssueViewMixin, GenericAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.IssueSerializer
     pagination_class = Pagination
     filter_backends = [DjangoFilterBackend]
@@ -88,7 +96,9 @@ class IssueList(IssueViewMixin, GenericAPIView):
         return queries.issue_list(self.request.user)
 
     @extend_schema(
-        operation_id="issues_list", summary="List issues (filtered, searched, ordered, paginated)"
+        operation_id="issues_list",
+        summary="List issues (filtered, searched, ordered, paginated)",
+        responses=s.IssueSerializer(many=True),
     )
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -107,6 +117,7 @@ class IssueList(IssueViewMixin, GenericAPIView):
 
 
 class IssueDetail(IssueViewMixin, GenericAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.IssueSerializer
 
     def lookup_issue(self, request, **kwargs) -> Issue:
@@ -118,7 +129,7 @@ class IssueDetail(IssueViewMixin, GenericAPIView):
         if_none_match = request.headers.get("If-None-Match", "")
         if issue.etag in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": issue.etag})
-        return self.issue_response(issue)
+        return self.issue_response(issue, fresh=True)
 
     @extend_schema(
         summary="Change some fields (only those sent), with the version you edited",
@@ -156,7 +167,9 @@ class IssueEvents(GenericAPIView):
     serializer_class = s.EventSerializer
     pagination_class = Pagination
 
-    @extend_schema(summary="The issue's timeline, oldest first")
+    @extend_schema(
+        summary="The issue's timeline, oldest first", responses=s.EventSerializer(many=True)
+    )
     def get(self, request, issue_id):
         issue = get_visible_issue(request, issue_id)
         page = self.paginate_queryset(queries.timeline(issue))
@@ -164,10 +177,14 @@ class IssueEvents(GenericAPIView):
 
 
 class IssueComments(GenericAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.CommentSerializer
     pagination_class = Pagination
 
-    @extend_schema(summary="Comments in reading order: threads depth-first, with depth")
+    @extend_schema(
+        summary="Comments in reading order: threads depth-first, with depth",
+        responses=s.CommentSerializer(many=True),
+    )
     def get(self, request, issue_id):
         issue = get_visible_issue(request, issue_id)
         page = self.paginate_queryset(queries.threaded_comments(issue))
@@ -194,6 +211,7 @@ def _depth(comment) -> int:
 
 
 class IssueLabels(IssueViewMixin, GenericAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.IssueSerializer
 
     def _version(self, request, issue, data) -> int | None:
@@ -235,6 +253,7 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
 
 
 class IssueLabel(IssueViewMixin, GenericAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.IssueSerializer
 
     @extend_schema(
@@ -247,6 +266,7 @@ class IssueLabel(IssueViewMixin, GenericAPIView):
 
 
 class BulkStatus(GenericAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.BulkStatusResult
 
     @extend_schema(
@@ -262,6 +282,7 @@ class BulkStatus(GenericAPIView):
 
 class IssueAttachments(GenericAPIView):
     serializer_class = s.AttachmentSerializer
+    pagination_class = None
     parser_classes = [MultiPartParser]
 
     @extend_schema(
@@ -282,7 +303,10 @@ class IssueAttachments(GenericAPIView):
     def post(self, request, issue_id):
         issue = get_visible_issue(request, issue_id)
         # Refuse an oversized body before reading it.
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:  # not a number: the multipart parser refuses it below (400)
+            declared = 0
         limit = settings.ATTACHMENT_MAX_BYTES
         if declared > limit + 64 * 1024:
             raise PayloadTooLarge(f"The upload is over the limit of {limit} bytes.", limit=limit)
@@ -315,7 +339,9 @@ def attachment_response(attachment) -> FileResponse:
 
 
 class LabelList(GenericAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.LabelSerializer
+    pagination_class = None
 
     @extend_schema(
         operation_id="labels_list", summary="All labels", responses=s.LabelSerializer(many=True)
@@ -335,6 +361,7 @@ class LabelList(GenericAPIView):
 
 
 class LabelDetail(GenericAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.LabelSerializer
 
     def get_label(self, label_id) -> Label:

@@ -1,0 +1,166 @@
+"""No N+1 anywhere: a page of 5 and a page of 200 cost the same, small, number
+of SQL queries. The rows are written directly (bulk_create): these tests are
+about reading them."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.tests.factories import UserFactory
+from issues.models import Attachment, Comment, EventKind, Issue, IssueEvent
+from issues.tests.factories import IssueFactory, LabelFactory
+
+MAX_QUERIES = 8
+
+
+def queries_for(client, url, expected_rows):
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    rows = body["results"] if isinstance(body, dict) else body
+    assert len(rows) == expected_rows
+    return len(context.captured_queries), rows
+
+
+@pytest.fixture
+def people(maintainer, admin_user):
+    extra = [UserFactory(role="MAINTAINER") for _ in range(3)]
+    return [maintainer, admin_user, *extra]
+
+
+@pytest.fixture
+def many_issues(people, reporter):
+    """210 issues, each with a reporter, an assignee and two or three labels."""
+    labels = [LabelFactory(name=f"label-{n}") for n in range(6)]
+    issues = Issue.objects.bulk_create(
+        Issue(
+            title=f"Issue {n}",
+            description="Crash when saving the file",
+            reporter=people[n % len(people)] if n % 2 else reporter,
+            assignee=people[(n + 1) % len(people)],
+            number=50_000 + n,
+        )
+        for n in range(210)
+    )
+    through = Issue.labels.through
+    through.objects.bulk_create(
+        through(issue_id=issue.pk, label_id=labels[(n + k) % len(labels)].pk)
+        for n, issue in enumerate(issues)
+        for k in range(2 + n % 2)
+    )
+    return issues
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "&ordering=severity",
+        "&q=crash",
+        "&label=label-1",
+        "&status=OPEN&assignee=me",
+        "&reporter=me&ordering=-number",
+    ],
+)
+def test_the_issue_list_costs_the_same_for_5_rows_as_for_200(maintainer_api, many_issues, query):
+    small, _ = queries_for(maintainer_api, f"/api/issues/?limit=5{query}", 5)
+    with CaptureQueriesContext(connection) as context:
+        body = maintainer_api.get(f"/api/issues/?limit=200{query}").json()
+    large = len(context.captured_queries)
+
+    assert len(body["results"]) == min(200, body["count"])
+    assert body["count"] > 5
+    assert small == large <= MAX_QUERIES
+    # The related data is really there, not skipped.
+    assert all(row["labels"] and row["assignee"]["name"] for row in body["results"])
+
+
+@pytest.mark.django_db
+def test_a_reporters_list_costs_the_same_for_5_rows_as_for_100(reporter_api, many_issues):
+    small, _ = queries_for(reporter_api, "/api/issues/?limit=5", 5)
+    large, rows = queries_for(reporter_api, "/api/issues/?limit=200", 105)
+
+    assert small == large <= MAX_QUERIES
+
+
+@pytest.fixture
+def busy_issue(reporter, people):
+    """An issue with 210 timeline events and 210 comments, threaded, by five people."""
+    issue = IssueFactory(reporter=reporter)
+    IssueEvent.objects.bulk_create(
+        IssueEvent(
+            issue=issue,
+            actor=people[n % len(people)],
+            kind=EventKind.FIELD_CHANGED,
+            field="title",
+            old_value=f"t{n}",
+            new_value=f"t{n + 1}",
+        )
+        for n in range(210)
+    )
+    roots = Comment.objects.bulk_create(
+        Comment(issue=issue, author=people[n % len(people)], body=f"root {n}") for n in range(70)
+    )
+    Comment.objects.bulk_create(
+        Comment(issue=issue, author=people[n % len(people)], body=f"reply {n}", parent=root)
+        for n, root in enumerate(roots * 2)
+    )
+    return issue
+
+
+@pytest.mark.django_db
+def test_the_timeline_costs_the_same_for_5_events_as_for_200(maintainer_api, busy_issue):
+    url = f"/api/issues/{busy_issue.pk}/events/"
+    small, _ = queries_for(maintainer_api, url + "?limit=5", 5)
+    large, rows = queries_for(maintainer_api, url + "?limit=200", 200)
+
+    assert small == large <= MAX_QUERIES
+    assert all(row["actor"]["name"] for row in rows)
+
+
+@pytest.mark.django_db
+def test_the_comments_cost_the_same_for_5_as_for_200(maintainer_api, busy_issue):
+    url = f"/api/issues/{busy_issue.pk}/comments/"
+    small, _ = queries_for(maintainer_api, url + "?limit=5", 5)
+    large, rows = queries_for(maintainer_api, url + "?limit=200", 200)
+
+    assert small == large <= MAX_QUERIES
+    assert all(row["author"]["name"] for row in rows)
+    assert {row["depth"] for row in rows} == {0, 1}
+
+
+@pytest.mark.django_db
+def test_the_attachment_list_costs_the_same_for_1_as_for_30(maintainer_api, busy_issue, people):
+    def attach(count):
+        Attachment.objects.bulk_create(
+            Attachment(
+                issue=busy_issue,
+                uploaded_by=people[n % len(people)],
+                file=f"attachments/{busy_issue.pk}/{n}.txt",
+                original_name=f"{n}.txt",
+                size=1,
+                content_type="text/plain",
+            )
+            for n in range(count)
+        )
+
+    url = f"/api/issues/{busy_issue.pk}/attachments/"
+    attach(1)
+    one, _ = queries_for(maintainer_api, url, 1)
+    attach(29)
+    thirty, _ = queries_for(maintainer_api, url, 30)
+
+    assert one == thirty <= MAX_QUERIES
+
+
+@pytest.mark.django_db
+def test_reading_one_issue_takes_a_few_queries(maintainer_api, many_issues):
+    issue = many_issues[0]
+    with CaptureQueriesContext(connection) as context:
+        response = maintainer_api.get(f"/api/issues/{issue.pk}/")
+
+    assert response.status_code == 200
+    assert len(response.json()["labels"]) == 2
+    assert len(context.captured_queries) == 2  # the issue, its labels
