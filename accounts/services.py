@@ -68,3 +68,32 @@ def revoke_token(*, actor: User, token: ApiToken) -> None:
     if token.user_id != actor.pk and not roles.can_manage_users(actor):
         raise PermissionDenied("You may revoke only your own tokens.")
     token.delete()
+
+
+DISPLAY_NAME_MAX = User._meta.get_field("display_name").max_length
+
+
+def clean_display_name(display_name: str | None) -> str:
+    """The display-name rule shared by sign-up and the profile page: surrounding
+    whitespace dropped, at most DISPLAY_NAME_MAX characters, empty allowed (the
+    user is then called by the first part of their email)."""
+    display_name = (display_name or "").strip()
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise ValidationError(
+            {
+                "display_name": [
+                    f"At most {DISPLAY_NAME_MAX} characters (this has {len(display_name)})."
+                ]
+            }
+        )
+    return display_name
+
+
+@transaction.atomic
+def update_profile(*, actor: User, display_name: str) -> User:
+    """The signed-in user edits their own profile (for now: the display name)."""
+    if not (actor and actor.is_authenticated and actor.is_active):
+        raise PermissionDenied("Sign in to edit your profile.")
+    actor.display_name = clean_display_name(display_name)
+    actor.save(update_fields=["display_name"])
+    return actor

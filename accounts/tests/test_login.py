@@ -9,7 +9,7 @@ from issues.tests.factories import IssueFactory
 pytestmark = pytest.mark.django_db
 
 LOGIN = reverse("accounts:login")
-HOME = reverse("home")
+HOME = reverse("issues:list")
 
 
 def test_the_login_page_shows_the_form(client):
