@@ -3,6 +3,10 @@
 `pg_notify` runs inside the writing transaction, so PostgreSQL delivers the
 notice only if the change commits. Payloads carry ids (and the reporter id, so a
 listener can skip people who may not see the issue), never issue content.
+
+The listening side (one LISTEN connection per server process, fanning out to the
+browsers) is `issues.live_listener`; the server-sent events view that browsers
+connect to is `issues.live_views.live_stream` at /live/.
 """
 
 import json

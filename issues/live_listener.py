@@ -1,0 +1,254 @@
+"""The listening side of live updates.
+
+Each server process holds ONE PostgreSQL connection doing `LISTEN tracker_events`
+(started lazily, when the first browser connects) and fans every notice out to the
+connected browsers, each of which owns a bounded queue. A browser that does not
+keep up loses messages instead of growing the server's memory: its queue is
+replaced by a single "resync" message, which tells the page to re-fetch
+everything it shows. If the LISTEN connection breaks (PostgreSQL restarted), the
+listener logs a warning and reconnects with backoff; browsers stay connected and
+get a "resync" once it is back, since notices sent meanwhile are lost.
+
+What reaches a browser is ids only (kind, issue uuid, number); the reporter id in
+the notice is used here to filter and never leaves the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import signal
+import threading
+
+import psycopg
+from django.conf import settings
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from issues.live import CHANNEL
+
+logger = logging.getLogger(__name__)
+
+QUEUE_SIZE = 100  # messages waiting for one browser before it is told to resync
+HEALTH_SECONDS = 30.0  # an idle LISTEN connection is probed this often...
+HEALTH_TIMEOUT = 10.0  # ...and given up on if the probe takes longer than this
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 10.0
+PUBLIC_KEYS = ("kind", "issue", "number")
+APPLICATION_NAME = "tracker-live"
+# Keys Django accepts in DATABASES[...]["OPTIONS"] that are not libpq parameters.
+_DJANGO_ONLY_OPTIONS = {"isolation_level", "server_side_binding", "assume_role", "pool"}
+
+
+def conninfo() -> str:
+    """libpq parameters for the database Django uses (settings.DATABASES["default"])."""
+    db = settings.DATABASES["default"]
+    params = {
+        "dbname": db.get("NAME"),
+        "user": db.get("USER"),
+        "password": db.get("PASSWORD"),
+        "host": db.get("HOST"),
+        "port": db.get("PORT"),
+    }
+    params = {key: value for key, value in params.items() if value not in (None, "")}
+    options = db.get("OPTIONS") or {}
+    params.update({k: v for k, v in options.items() if k not in _DJANGO_ONLY_OPTIONS})
+    params.setdefault("connect_timeout", 5)
+    # Notice a silently dead peer even while no notice arrives.
+    params.setdefault("keepalives", 1)
+    params.setdefault("keepalives_idle", 30)
+    params.setdefault("keepalives_interval", 10)
+    params.setdefault("keepalives_count", 3)
+    params["application_name"] = APPLICATION_NAME
+    return make_conninfo(**params)
+
+
+def sse_event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def messages_for(payload: dict) -> str:
+    """The two SSE messages for one announcement: `issue` (for lists) and
+    `issue-<number>` (for that issue's page), both carrying only ids."""
+    public = {key: payload[key] for key in PUBLIC_KEYS}
+    number = int(public["number"])  # an int: nothing odd can reach the event name
+    return sse_event("issue", public) + sse_event(f"issue-{number}", public)
+
+
+# "You may have missed something; re-fetch what you show." Lists hear it as
+# `issue`, anything else can listen for `resync`.
+RESYNC = sse_event("issue", {"kind": "resync"}) + sse_event("resync", {"kind": "resync"})
+# Put in a queue, it ends that browser's stream (the server is shutting down).
+END = ""
+
+
+class Subscription:
+    """One connected browser: who it is, and what is waiting to be sent to it."""
+
+    def __init__(self, user_id, sees_all: bool, maxsize: int = QUEUE_SIZE):
+        self.user_id = user_id
+        self.sees_all = sees_all
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize)
+        self.dropped = 0
+        self.ended = False
+
+    def may_see(self, payload: dict) -> bool:
+        return self.sees_all or payload.get("reporter") == self.user_id
+
+    def offer(self, text: str) -> None:
+        if self.ended:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            # Too slow: drop what is waiting and tell it to re-fetch instead.
+            while not self.queue.empty():
+                self.queue.get_nowait()
+                self.dropped += 1
+            self.dropped += 1
+            self.queue.put_nowait(RESYNC)
+
+    def end(self) -> None:
+        self.ended = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(END)
+
+
+class Hub:
+    """The process's LISTEN connection and the browsers it feeds."""
+
+    def __init__(self):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        self._subs: set[Subscription] = set()
+        self._listening: asyncio.Event | None = None
+        self._closing = False
+
+    @property
+    def subscriptions(self) -> frozenset[Subscription]:
+        return frozenset(self._subs)
+
+    def subscribe(self, user_id, sees_all: bool) -> Subscription:
+        """Register a browser (from the event loop); starts the listener if needed."""
+        self._ensure_running()
+        return self.attach(Subscription(user_id, sees_all))
+
+    def attach(self, sub: Subscription) -> Subscription:
+        if self._closing:
+            sub.end()
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    async def wait_listening(self, timeout: float) -> bool:
+        """True once LISTEN is in place; False if that takes longer than `timeout`."""
+        self._ensure_running()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._listening.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def dispatch(self, raw: str) -> None:
+        """Hand one notice to every browser whose user may see the issue."""
+        try:
+            payload = json.loads(raw)
+            text = messages_for(payload)
+        except (ValueError, KeyError, TypeError):
+            logger.warning("live: ignoring malformed notice %.200r", raw)
+            return
+        for sub in list(self._subs):
+            if sub.may_see(payload):
+                sub.offer(text)
+
+    def broadcast(self, text: str) -> None:
+        for sub in list(self._subs):
+            sub.offer(text)
+
+    def _ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A server has one loop for its life; tests start several. Nothing
+            # bound to a finished loop can be used on the next one.
+            self._loop = loop
+            self._task = None
+            self._subs = set()
+            self._listening = asyncio.Event()
+            self._closing = False
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._listen(), name="tracker-live-listener")
+            self._hook_shutdown()
+
+    def _hook_shutdown(self) -> None:
+        """End every stream when the server is told to stop.
+
+        A graceful shutdown (uvicorn on SIGTERM or Ctrl-C) waits for open responses
+        to finish, which an event stream never does. So chain onto the handlers
+        the server installed: end the streams, then let the server's handler run.
+        The browsers reconnect to whichever server answers next.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may set signal handlers
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if getattr(previous, "_tracker_live", False):
+                continue
+
+            def handler(sig, frame, previous=previous):
+                loop = self._loop
+                if loop is not None and not loop.is_closed():
+                    loop.call_soon_threadsafe(self._end_all)
+                if callable(previous):
+                    previous(sig, frame)
+                elif previous == signal.SIG_DFL:
+                    signal.signal(sig, signal.SIG_DFL)
+                    signal.raise_signal(sig)
+
+            handler._tracker_live = True
+            signal.signal(signum, handler)
+
+    def _end_all(self) -> None:
+        self._closing = True
+        for sub in list(self._subs):
+            sub.end()
+
+    async def _listen(self) -> None:
+        delay = BACKOFF_FIRST
+        lost = False
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(conninfo(), autocommit=True)
+                async with conn:
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                    self._listening.set()
+                    if lost:
+                        logger.info("live: LISTEN connection re-established")
+                        self.broadcast(RESYNC)
+                    delay = BACKOFF_FIRST
+                    while True:
+                        async for notice in conn.notifies(timeout=HEALTH_SECONDS):
+                            self.dispatch(notice.payload)
+                        # Quiet for a while: make sure the connection still works.
+                        async with asyncio.timeout(HEALTH_TIMEOUT):
+                            await conn.execute("SELECT 1")
+            except Exception as exc:  # any failure: the connection is gone, make a new one
+                self._listening.clear()
+                lost = True
+                logger.warning(
+                    "live: LISTEN connection failed (%s: %s); reconnecting in %.1f s",
+                    type(exc).__name__,
+                    " ".join(str(exc).split()) or "no detail",
+                    delay,
+                )
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, BACKOFF_MAX)
+
+
+hub = Hub()

@@ -1,0 +1,592 @@
+"""Live updates: pg_notify on commit, the per-process listener's fan-out and
+permission filter, and the server-sent events stream served by a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from functools import partial
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import psycopg
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection, connections, transaction
+from django.test import AsyncClient, Client
+from django.urls import reverse
+
+from accounts import roles
+from accounts.models import Role
+from issues import live, live_listener, live_views, services
+from issues.live_listener import RESYNC, Hub, Subscription, messages_for
+
+ROOT = Path(__file__).resolve().parents[2]
+UVICORN = Path(sys.executable).parent / "uvicorn"
+
+
+# --- Helpers -----------------------------------------------------------------
+
+
+def parse_sse(text: str) -> list[dict]:
+    """Messages of an event stream, each a dict of its fields (a comment under "")."""
+    blocks = []
+    for raw in text.split("\n\n"):
+        if not raw.strip():
+            continue
+        block: dict = {}
+        for line in raw.split("\n"):
+            name, _, value = line.partition(":")
+            block[name] = value.removeprefix(" ")
+        blocks.append(block)
+    return blocks
+
+
+def public(issue, kind: str) -> dict:
+    return {"kind": kind, "issue": str(issue.pk), "number": issue.number}
+
+
+def run_async(fn):
+    """Run the coroutine function `fn` from a thread of its own: the browser tests
+    can leave an event loop running in this one, where async_to_sync refuses."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = async_to_sync(fn)()
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "still running after 60 s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+# --- (a) pg_notify is transactional --------------------------------------------
+
+
+@pytest.fixture
+def pg_listener(transactional_db):
+    """A plain psycopg connection listening on the channel, like the server's."""
+    assert f"dbname={connection.settings_dict['NAME']}" in live_listener.conninfo()
+    with psycopg.connect(live_listener.conninfo(), autocommit=True) as conn:
+        conn.execute(f"LISTEN {live.CHANNEL}")
+        yield conn
+
+
+def notices(conn, timeout: float, stop_after: int | None = None) -> list[dict]:
+    return [json.loads(n.payload) for n in conn.notifies(timeout=timeout, stop_after=stop_after)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_announce_is_delivered_after_commit_and_never_after_rollback(pg_listener, issue):
+    notices(pg_listener, timeout=0.2)  # the issue's own "created"
+    expected = {**public(issue, "updated"), "reporter": issue.reporter_id}
+
+    with transaction.atomic():
+        live.announce("updated", issue)
+        assert notices(pg_listener, timeout=0.3) == [], "delivered before commit"
+    assert notices(pg_listener, timeout=2, stop_after=1) == [expected]
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        live.announce("updated", issue)
+        raise RuntimeError("roll back")
+    assert notices(pg_listener, timeout=0.5) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_services_announce_their_changes(pg_listener, issue, maintainer):
+    notices(pg_listener, timeout=0.2)
+    services.add_comment(actor=maintainer, issue=issue, body="On it.")
+    assert notices(pg_listener, timeout=2, stop_after=1) == [
+        {**public(issue, "commented"), "reporter": issue.reporter_id}
+    ]
+
+
+# --- (b) Fan-out and the permission filter -------------------------------------
+
+
+def drain(sub: Subscription) -> list[dict]:
+    text = ""
+    while not sub.queue.empty():
+        text += sub.queue.get_nowait()
+    return parse_sse(text)
+
+
+def test_messages_for_sends_two_events_with_ids_only():
+    payload = {"kind": "updated", "issue": "abc", "number": 42, "reporter": 7, "title": "x"}
+    blocks = parse_sse(messages_for(payload))
+    assert [b["event"] for b in blocks] == ["issue", "issue-42"]
+    for block in blocks:
+        assert json.loads(block["data"]) == {"kind": "updated", "issue": "abc", "number": 42}
+
+
+def test_fan_out_sends_each_user_only_what_they_may_see(
+    reporter, other_reporter, maintainer, admin_user
+):
+    hub = Hub()
+    subs = {
+        user.email: hub.attach(Subscription(user.pk, roles.sees_all_issues(user)))
+        for user in (reporter, other_reporter, maintainer, admin_user)
+    }
+    payload = {"kind": "created", "issue": "u-1", "number": 5, "reporter": reporter.pk}
+    hub.dispatch(json.dumps(payload))
+
+    sent = {email: drain(sub) for email, sub in subs.items()}
+    assert sent[other_reporter.email] == []
+    for email in (reporter.email, maintainer.email, admin_user.email):
+        assert [b["event"] for b in sent[email]] == ["issue", "issue-5"]
+        for block in sent[email]:
+            data = json.loads(block["data"])
+            assert "reporter" not in data
+            assert data == {"kind": "created", "issue": "u-1", "number": 5}
+
+    hub.unsubscribe(subs[reporter.email])
+    hub.dispatch(json.dumps(payload))
+    assert drain(subs[reporter.email]) == []
+    assert len(drain(subs[maintainer.email])) == 2
+
+
+def test_malformed_notice_is_ignored(caplog):
+    hub = Hub()
+    sub = hub.attach(Subscription(1, sees_all=True))
+    hub.dispatch("not json")
+    hub.dispatch(json.dumps({"kind": "created"}))
+    assert drain(sub) == []
+    assert "malformed notice" in caplog.text
+
+
+def test_slow_client_drops_messages_and_is_told_to_resync():
+    sub = Subscription(1, sees_all=True, maxsize=3)
+    for number in range(10):
+        sub.offer(messages_for({"kind": "updated", "issue": "u", "number": number}))
+    assert sub.queue.qsize() <= 3
+    assert sub.dropped > 0
+    text = ""
+    while not sub.queue.empty():
+        text += sub.queue.get_nowait()
+    # The page re-fetches when the resync arrives, which covers all it replaced.
+    assert text.startswith(RESYNC)
+    sub.offer(messages_for({"kind": "updated", "issue": "u", "number": 10}))
+    assert "issue-10" in sub.queue.get_nowait()  # once drained, messages flow again
+
+
+def test_an_ended_subscription_takes_nothing_more():
+    sub = Subscription(1, sees_all=True, maxsize=2)
+    sub.offer(messages_for({"kind": "updated", "issue": "u", "number": 1}))
+    sub.end()  # the server is shutting down
+    for number in range(5):
+        sub.offer(messages_for({"kind": "updated", "issue": "u", "number": number}))
+    assert sub.queue.get_nowait() == live_listener.END
+    assert sub.queue.empty()
+
+
+# --- The view in-process ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_anonymous_is_refused_without_a_stream(client):
+    response = client.get(reverse("live-stream"))
+    assert response.status_code in (401, 403)
+    assert not response.streaming
+
+
+@pytest.mark.django_db
+def test_inactive_user_is_refused(client, reporter):
+    client.force_login(reporter)
+    reporter.is_active = False
+    reporter.save()
+    assert client.get(reverse("live-stream")).status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_under_wsgi_the_browser_is_told_not_to_retry(client, reporter):
+    client.force_login(reporter)
+    response = client.get(reverse("live-stream"))
+    assert response.status_code == 204
+    assert not response.streaming
+
+
+@pytest.mark.django_db
+def test_only_get(client, reporter):
+    client.force_login(reporter)
+    assert client.post(reverse("live-stream")).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stream_pings_and_ends_once_the_session_is_gone(reporter, monkeypatch):
+    monkeypatch.setattr(live_views, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(live_views, "RECHECK_SECONDS", 0.2)
+    sessionid = session_cookie(reporter)
+
+    async def scenario():
+        client = AsyncClient()
+        client.cookies["sessionid"] = sessionid
+        response = await client.get(reverse("live-stream"))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/event-stream"
+        assert response["Cache-Control"] == "no-cache"
+        assert response["X-Accel-Buffering"] == "no"
+        chunks = aiter(response.streaming_content)
+        assert (await anext(chunks)).decode() == "retry: 2000\nid: live\n\n"
+        assert (await anext(chunks)).decode() == ": ping\n\n"
+        assert len(live_listener.hub.subscriptions) == 1
+
+        from django.contrib.sessions.models import Session
+
+        await Session.objects.filter(session_key=sessionid).adelete()
+        received = [chunk async for chunk in chunks]  # ends by itself
+        assert set(received) <= {b": ping\n\n"}
+        assert live_listener.hub.subscriptions == frozenset()
+
+    run_async(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_browser_disconnect_removes_its_queue(reporter):
+    """Through Django's ASGI handler, as uvicorn drives it: the browser goes away
+    (http.disconnect), Django cancels the response, the queue is dropped."""
+    from tracker.asgi import application
+
+    sessionid = session_cookie(reporter)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/live/",
+        "raw_path": b"/live/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={sessionid}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+    async def scenario():
+        gone = asyncio.Event()
+        requested = False
+        sent = []
+
+        async def receive():
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+            if b"retry: 2000" in message.get("body", b""):
+                assert len(live_listener.hub.subscriptions) == 1
+                gone.set()
+
+        await asyncio.wait_for(application(scope, receive, send), timeout=10)
+        assert sent[0]["status"] == 200
+        assert live_listener.hub.subscriptions == frozenset()
+
+    run_async(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recheck_follows_role_changes(reporter):
+    sessionid = session_cookie(reporter)
+    assert run_async(partial(live_views.current_user, sessionid)) == reporter
+
+    reporter.role = Role.MAINTAINER
+    reporter.save()
+    current = run_async(partial(live_views.current_user, sessionid))
+    assert current.role == Role.MAINTAINER
+
+    reporter.is_active = False
+    reporter.save()
+    assert run_async(partial(live_views.current_user, sessionid)) is None
+
+
+# --- (c), (d) A real uvicorn -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The test database, for a server process started by the test."""
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "", safe="")
+    if s["PASSWORD"]:
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    host = quote(s["HOST"] or "127.0.0.1", safe="")
+    return f"postgres://{auth}@{host}:{s['PORT'] or 5432}/{quote(s['NAME'], safe='')}"
+
+
+class Stream:
+    """One browser's EventSource, read by a thread into a queue of messages."""
+
+    def __init__(self, base: str, sessionid: str | None, headers: dict | None = None):
+        self.blocks: queue.Queue = queue.Queue()
+        self.status: int | None = None
+        self.headers: httpx.Headers | None = None
+        self.ended = threading.Event()
+        self._opened = threading.Event()
+        cookies = {"sessionid": sessionid} if sessionid else {}
+        self._thread = threading.Thread(
+            target=self._read, args=(base, cookies, headers or {}), daemon=True
+        )
+        self._thread.start()
+        assert self._opened.wait(10), "no response from /live/"
+
+    def _read(self, base, cookies, headers):
+        try:
+            timeout = httpx.Timeout(10, read=None)
+            with (
+                httpx.Client(base_url=base, cookies=cookies, timeout=timeout) as client,
+                client.stream("GET", "/live/", headers=headers) as response,
+            ):
+                self.status, self.headers = response.status_code, response.headers
+                self._opened.set()
+                if self.status != 200:
+                    response.read()
+                    return
+                buffer = ""
+                for text in response.iter_text():
+                    buffer += text
+                    *done, buffer = buffer.split("\n\n")
+                    for block in parse_sse("\n\n".join(done)):
+                        self.blocks.put(block)
+        except httpx.HTTPError:
+            pass  # the server went away
+        finally:
+            self._opened.set()
+            self.ended.set()
+
+    def next(self, timeout: float = 5) -> dict:
+        return self.blocks.get(timeout=timeout)
+
+    def wait_for(self, event: str, timeout: float) -> tuple[dict, list[dict]]:
+        """The data of the first `event` message, and the messages before it."""
+        deadline = time.monotonic() + timeout
+        before = []
+        while True:
+            try:
+                block = self.blocks.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"no `{event}` within {timeout} s; got {before}")
+            if block.get("event") == event:
+                return json.loads(block["data"]), before
+            before.append(block)
+
+    def pending(self) -> list[dict]:
+        out = []
+        while not self.blocks.empty():
+            out.append(self.blocks.get_nowait())
+        return out
+
+
+class Server:
+    """`uvicorn tracker.asgi:application` on the test database."""
+
+    def __init__(self, port: int, log: Path):
+        self.port, self.log = port, log
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen | None = None
+        self.streams: list[Stream] = []
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+        # The browser tests allow sync database calls from async code; the server must not.
+        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+    def start(self):
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [str(UVICORN), "tracker.asgi:application", "--host", "127.0.0.1"]
+                + ["--port", str(self.port)],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"uvicorn exited:\n{self.log.read_text()}"
+            # Not a request: it could leave a database connection behind.
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        pytest.fail(f"uvicorn did not start:\n{self.log.read_text()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 10) -> float:
+        """Send `sig` and wait for the process to go; how long it took."""
+        started = time.monotonic()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                pytest.fail(f"uvicorn ignored {sig!r} for {timeout} s:\n{self.log.read_text()}")
+        return time.monotonic() - started
+
+    def stream(self, user=None, **headers) -> Stream:
+        stream = Stream(self.base, session_cookie(user) if user else None, headers)
+        self.streams.append(stream)
+        return stream
+
+    def open(self, user) -> Stream:
+        """A stream, once the server listens for notices on its behalf."""
+        stream = self.stream(user)
+        assert stream.status == 200
+        assert stream.next(10)["retry"] == "2000"
+        return stream
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path):
+    srv = Server(free_port(), tmp_path / "uvicorn.log")
+    srv.start()
+    yield srv
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait()
+    for stream in srv.streams:
+        stream.ended.wait(5)
+
+
+def server_connections() -> dict[str, int]:
+    """Connections to the test database but this one, by application_name."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT application_name, count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " GROUP BY application_name"
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_streams_deliver_each_change_to_who_may_see_it(
+    server, reporter, other_reporter, maintainer
+):
+    before = server_connections()  # other servers' (a session-wide one for browser tests)
+    m = server.open(maintainer)
+    assert m.headers["content-type"] == "text/event-stream"
+    assert m.headers["cache-control"] == "no-cache"
+    assert m.headers["x-accel-buffering"] == "no"
+    r1, r2 = server.open(reporter), server.open(other_reporter)
+
+    # One LISTEN connection for the process, and no connection held per stream.
+    def opened():
+        now = server_connections()
+        return {k: n - before.get(k, 0) for k, n in now.items() if n > before.get(k, 0)}
+
+    deadline = time.monotonic() + 5
+    while opened() != {"tracker-live": 1} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert opened() == {"tracker-live": 1}
+
+    issue = services.create_issue(actor=reporter, title="Printer on fire")
+    for stream in (m, r1):
+        data, _ = stream.wait_for("issue", timeout=1)
+        assert data == public(issue, "created")
+        data, _ = stream.wait_for(f"issue-{issue.number}", timeout=1)
+        assert data == public(issue, "created")
+
+    services.add_comment(actor=maintainer, issue=issue, body="Fetching the extinguisher.")
+    for stream in (m, r1):
+        assert stream.wait_for(f"issue-{issue.number}", timeout=1)[0]["kind"] == "commented"
+
+    # The other reporter hears of their own issue, and of nothing before it:
+    # notices are delivered in order, so the earlier two were filtered out.
+    own = services.create_issue(actor=other_reporter, title="Mine")
+    data, before = r2.wait_for("issue", timeout=1)
+    assert data == public(own, "created")
+    assert before == []
+    assert r2.wait_for(f"issue-{own.number}", timeout=1) == (public(own, "created"), [])
+    assert m.wait_for(f"issue-{own.number}", timeout=1)[0] == public(own, "created")
+    time.sleep(0.3)
+    assert r1.pending() == []  # not the other reporter's issue
+    assert r2.pending() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_anonymous_stream_is_refused_by_the_server(server):
+    stream = server.stream()
+    assert stream.status in (401, 403)
+    assert stream.ended.wait(5)
+    assert stream.pending() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listener_reconnects_and_streams_stay_open(server, maintainer):
+    stream = server.open(maintainer)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = %s",
+            [live_listener.APPLICATION_NAME],
+        )
+    # Back within the backoff; the browser is told it may have missed something.
+    data, _ = stream.wait_for("resync", timeout=5)
+    assert data == {"kind": "resync"}
+    issue = services.create_issue(actor=maintainer, title="After the outage")
+    assert stream.wait_for(f"issue-{issue.number}", timeout=1)[0] == public(issue, "created")
+    assert not stream.ended.is_set()
+    assert "LISTEN connection failed" in server.log.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restarted_server_takes_new_streams(server, maintainer):
+    stream = server.open(maintainer)  # asserts the `retry: 2000` browsers reconnect by
+
+    # SIGTERM (a deploy, Ctrl-C): open streams end, so the server does not hang.
+    assert server.stop(signal.SIGTERM) < 5
+    assert stream.ended.wait(5)
+
+    server.start()
+    # What a browser's EventSource does by itself: reconnect with Last-Event-ID.
+    again = server.stream(maintainer, **{"Last-Event-ID": "live"})
+    assert again.status == 200
+    assert again.next()["retry"] == "2000"
+    assert again.wait_for("resync", timeout=1)[0] == {"kind": "resync"}
+    issue = services.create_issue(actor=maintainer, title="After the restart")
+    assert again.wait_for(f"issue-{issue.number}", timeout=1)[0] == public(issue, "created")
+
+    # Killed outright: the next server on the same port serves new streams too.
+    server.stop(signal.SIGKILL)
+    assert again.ended.wait(5)
+    server.start()
+    fresh = server.open(maintainer)
+    issue = services.create_issue(actor=maintainer, title="After the crash")
+    assert fresh.wait_for(f"issue-{issue.number}", timeout=1)[0] == public(issue, "created")
