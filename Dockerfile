@@ -28,4 +28,4 @@ USER tracker
 ENV MEDIA_ROOT=/data/media \
     WEB_CONCURRENCY=2
 EXPOSE 8000
-CMD ["sh", "-c", "uvicorn tracker.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers --forwarded-allow-ips='*' --no-server-header"]
+CMD ["sh", "-c", "uvicorn tracker.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers --forwarded-allow-ips='*' --no-server-header --timeout-graceful-shutdown 5"]

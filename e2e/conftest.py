@@ -1,15 +1,26 @@
 """Browser tests: real headless Chromium (Debian's package) driven by Playwright
-against Django's live server."""
+against a real server process: uvicorn serving the ASGI app, as in production,
+so that server-sent events (live updates) work as they do for users."""
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+
+from accounts.tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
 
-# Playwright's sync API runs an event loop in this thread; the live server and the
-# test share the database from ordinary sync code, which Django must be told is fine.
+# The test body creates data with the ORM while Playwright's sync API runs an event
+# loop in the same thread; Django must be told that this is fine here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
@@ -32,15 +43,84 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
-@pytest.fixture
-def login(live_server, page):
-    """Log `user` in through the real login form."""
+@pytest.fixture(autouse=True)
+def _test_transport():
+    """Replaces the root conftest's in-process shortcuts (fast password hasher and
+    the like): here a separate server process checks the passwords, with the real
+    settings, so users must be created with them too."""
 
-    def _login(user, password):
-        page.goto(f"{live_server.url}/accounts/login/")
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(django_db_setup, tmp_path_factory):
+    """uvicorn on a free port, using this test session's database."""
+    db = settings.DATABASES["default"]
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    database_url = f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    port = _free_port()
+    media = tmp_path_factory.mktemp("media")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "STATIC_MANIFEST": "0",
+        "MEDIA_ROOT": str(media),
+        "CONN_MAX_AGE": "0",
+    }
+    log = (tmp_path_factory.mktemp("server") / "uvicorn.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "uvicorn"), "tracker.asgi:application",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/health/", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"the test server did not start; see {log.name}")
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def as_user(server, browser, transactional_db):
+    """A fresh browser context (its own cookies) logged in as `user`."""
+    contexts = []
+
+    def _login(user, password=PASSWORD):
+        context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto("/accounts/login/")
         page.get_by_label("Email").fill(user.email)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{live_server.url}/")
+        page.wait_for_url(f"{server}/issues/")
+        return page
 
-    return _login
+    yield _login
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> None:
+    """The pages as the e2e run saw them (test-results/, not committed); the
+    README shows copies in docs/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

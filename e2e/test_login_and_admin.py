@@ -1,32 +1,31 @@
 import pytest
 from playwright.sync_api import expect
 
-from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.factories import UserFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.e2e
 
 
-def test_admin_logs_in_and_reaches_the_admin(live_server, page, login):
+def test_admin_logs_in_and_reaches_the_admin(as_user):
     admin = UserFactory(role="ADMIN", display_name="Ada Admin")
-    login(admin, PASSWORD)
+    page = as_user(admin)
     expect(page.get_by_text("Ada Admin · Admin")).to_be_visible()
     page.get_by_role("link", name="Admin").click()
     expect(page.get_by_role("heading", name="Administration")).to_be_visible()
     expect(page.get_by_role("link", name="Issue events")).to_be_visible()
-    expect(page.get_by_role("link", name="Labels")).to_be_visible()
 
 
-def test_maintainer_is_refused_by_the_admin(live_server, page, login):
+def test_maintainer_is_refused_by_the_admin(as_user):
     maintainer = UserFactory(role="MAINTAINER")
-    login(maintainer, PASSWORD)
+    page = as_user(maintainer)
     expect(page.get_by_role("link", name="Admin")).to_have_count(0)
-    page.goto(f"{live_server.url}/admin/")
+    page.goto("/admin/")
     expect(page.get_by_text("not authorized to access this page")).to_be_visible()
 
 
-def test_wrong_password_shows_an_error_and_keeps_the_email(live_server, page):
+def test_wrong_password_shows_an_error_and_keeps_the_email(server, page, transactional_db):
     user = UserFactory()
-    page.goto(f"{live_server.url}/accounts/login/")
+    page.goto(f"{server}/accounts/login/")
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()

@@ -8,7 +8,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts import roles
-from issues.models import Comment, Issue, IssueEvent, Label
+from issues.models import Comment, EventKind, Issue, IssueEvent, Label
 
 SEARCH_CONFIG = "english"
 NUMBER_QUERY = re.compile(r"#?(\d{1,18})")
@@ -97,3 +97,21 @@ def threaded_comments(issue: Issue) -> list[Comment]:
 
 def labels() -> QuerySet[Label]:
     return Label.objects.order_by("name")
+
+
+def timeline_entries(issue: Issue) -> list[dict]:
+    """The issue page's timeline: events and comment threads in time order. A
+    thread (a comment and its replies, depth-first) sits at its first comment's time;
+    COMMENT_ADDED events are left out because the comments themselves are shown."""
+    entries = [
+        {"type": "event", "at": event.created_at, "event": event}
+        for event in timeline(issue).exclude(kind=EventKind.COMMENT_ADDED)
+    ]
+    thread: list[Comment] = []
+    for comment in threaded_comments(issue):
+        if comment.depth == 0:
+            thread = [comment]
+            entries.append({"type": "thread", "at": comment.created_at, "comments": thread})
+        else:
+            thread.append(comment)
+    return sorted(entries, key=lambda entry: entry["at"])

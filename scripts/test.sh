@@ -12,6 +12,7 @@ export DEVSTACK_FAST=1
 export DEBUG=0
 # Production settings, but the test servers speak plain HTTP.
 export SECURE_SSL_REDIRECT=0
+export STATIC_MANIFEST=0
 export SECRET_KEY=${SECRET_KEY:-test-only-secret-key-not-for-production-use-0123456789}
 export MEDIA_ROOT=$(mkdir -p "$DATA_DIR/media" && cd "$DATA_DIR/media" && pwd)
 VENV=${VENV:-.venv}

@@ -1,15 +1,19 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from issues import live_views
 from tracker import health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
     path("accounts/", include("accounts.urls")),
+    path("issues/", include("issues.urls")),
+    path("live/", live_views.live_stream, name="live-stream"),
     path("admin/", admin.site.urls),
     path("api/", include("tracker.api_urls")),
 ]
 
+handler403 = "tracker.views.forbidden"
 handler404 = "tracker.views.not_found"
 handler500 = "tracker.views.server_error"

@@ -1,19 +1,10 @@
-from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
-from django.shortcuts import render
-
-from accounts import roles
-from issues import queries
+from django.shortcuts import redirect, render
 
 
-@login_required
 def home(request):
-    issues = queries.visible_issues(request.user).select_related("assignee")[:20]
-    return render(
-        request,
-        "home.html",
-        {"issues": issues, "can_use_admin": roles.can_use_admin(request.user)},
-    )
+    """The issue list is the home page."""
+    return redirect("issues:list")
 
 
 def _wants_json(request) -> bool:
@@ -30,3 +21,9 @@ def server_error(request):
     if _wants_json(request):
         return JsonResponse({"detail": "Server error.", "errors": {}}, status=500)
     return render(request, "500.html", status=500)
+
+
+def forbidden(request, exception=None):
+    if _wants_json(request):
+        return JsonResponse({"detail": "Forbidden.", "errors": {}}, status=403)
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_manage(*args, **env):
     """manage.py in a fresh process with production defaults plus `env`."""
-    unset = {"DEBUG", "SECURE_SSL_REDIRECT", "SECRET_KEY"}
+    unset = {"DEBUG", "SECURE_SSL_REDIRECT", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -1,0 +1,208 @@
+"""The workflow in real browsers: several people, each in their own browser
+context, watching each other's changes arrive live."""
+
+import re
+import struct
+import zlib
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.tests.factories import UserFactory
+from e2e.conftest import screenshot
+from issues import services
+from issues.models import Issue, Status
+from issues.tests.factories import IssueFactory, LabelFactory
+
+pytestmark = pytest.mark.e2e
+LIVE = 3_000  # ms: the budget is 1 s; allow for a loaded CI machine
+
+
+def png_bytes() -> bytes:
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_report_triage_and_watch_it_live(server, browser, as_user, tmp_path):
+    LabelFactory(name="bug", colour="#d73a4a")
+    maintainer = UserFactory(role="MAINTAINER", display_name="Max Maintainer")
+
+    # A newcomer signs up and becomes a reporter.
+    reporter_ctx = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+    reporter = reporter_ctx.new_page()
+    reporter.goto("/accounts/signup/")
+    reporter.get_by_label("Email").fill("newcomer@example.com")
+    reporter.get_by_label("Display name").fill("Nina Newcomer")
+    reporter.locator("input[type=password]").nth(0).fill("a-long-enough-passphrase")
+    reporter.locator("input[type=password]").nth(1).fill("a-long-enough-passphrase")
+    reporter.locator("form").get_by_role("button").click()
+    expect(reporter).to_have_url(re.compile(r"/issues/$"))
+
+    # The maintainer watches the list.
+    watcher = as_user(maintainer)
+    expect(watcher.get_by_text("No issues yet")).to_be_visible()
+
+    # The reporter files an issue with markdown and a screenshot.
+    picture = tmp_path / "screen.png"
+    picture.write_bytes(png_bytes())
+    reporter.get_by_role("link", name="New issue").first.click()
+    reporter.get_by_label("Title").fill("Save button does nothing")
+    reporter.get_by_label("Description (Markdown)").fill("Steps:\n\n1. Click **Save**\n2. Nothing")
+    expect(reporter.locator("#description-preview strong")).to_have_text("Save")
+    reporter.get_by_label("Severity").select_option("HIGH")
+    reporter.get_by_label("Attachments").set_input_files(str(picture))
+    reporter.get_by_role("button", name="Report issue").click()
+    expect(reporter.get_by_role("heading", level=1)).to_contain_text("Save button does nothing")
+    expect(reporter.get_by_role("link", name="screen.png")).to_be_visible()
+    issue = Issue.objects.get(title="Save button does nothing")
+
+    # It appears in the maintainer's list without a reload.
+    expect(watcher.get_by_role("link", name="Save button does nothing")).to_be_visible(timeout=LIVE)
+    screenshot(watcher, "list")
+
+    # The maintainer triages it on the issue page...
+    watcher.get_by_role("link", name="Save button does nothing").click()
+    timeline = watcher.locator("#timeline")
+    watcher.get_by_label("Status").select_option("TRIAGED")
+    expect(timeline).to_contain_text("changed status from Open to Triaged")
+    watcher.get_by_label("Severity").select_option("CRITICAL")
+    expect(timeline).to_contain_text("changed severity from High to Critical")
+    watcher.get_by_label("Assignee").select_option(label="Max Maintainer")
+    expect(timeline).to_contain_text("changed assignee from nobody to Max Maintainer")
+    watcher.locator("#panel").get_by_label("bug").check()
+    expect(timeline).to_contain_text("added bug")
+    # Every region settles on the final state (the page's own live refresh included).
+    expect(watcher.locator("#issue-header")).to_contain_text("version 5", timeout=LIVE)
+    expect(watcher.get_by_label("Assignee")).to_have_value(str(maintainer.pk))
+    expect(watcher.locator("#panel").get_by_label("bug")).to_be_checked()
+    screenshot(watcher, "issue")
+
+    # ...and the reporter's open page follows, live.
+    expect(reporter.locator("#panel")).to_contain_text("Triaged", timeout=LIVE)
+    expect(reporter.locator("#panel")).to_contain_text("Critical", timeout=LIVE)
+    expect(reporter.locator("#panel")).to_contain_text("Max Maintainer", timeout=LIVE)
+    expect(reporter.locator("#timeline")).to_contain_text("changed status from Open to Triaged")
+    issue.refresh_from_db()
+    assert (issue.status, issue.assignee_id, issue.version) == (Status.TRIAGED, maintainer.pk, 5)
+    reporter_ctx.close()
+
+
+def test_bulk_status_from_the_list(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    issues = [IssueFactory(reporter=maintainer, title=f"Bulk {n}") for n in range(3)]
+    page = as_user(maintainer)
+
+    for issue in issues[:2]:
+        page.get_by_label(f"Select #{issue.number}").check()
+    page.get_by_label("Set the status of the selected issues to").select_option("DONE")
+    page.get_by_role("button", name="Apply to selected").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Moved 2 issue(s) to Done.")
+    statuses = {i.title: i.status for i in Issue.objects.all()}
+    assert statuses == {"Bulk 0": Status.DONE, "Bulk 1": Status.DONE, "Bulk 2": Status.OPEN}
+
+
+def test_drag_a_card_to_another_column(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Drag me")
+    page = as_user(maintainer)
+    page.goto("/issues/board/")
+
+    page.locator(f"#card-{issue.number}").drag_to(page.locator("ol.cards[data-status=TRIAGED]"))
+
+    expect(page.locator(f"ol.cards[data-status=TRIAGED] #card-{issue.number}")).to_be_visible()
+    expect(page.locator(f"#card-{issue.number}")).to_have_attribute("data-version", "2")
+    issue.refresh_from_db()
+    assert issue.status == Status.TRIAGED
+    screenshot(page, "board")
+
+    # From Triaged, Done is one more drag away.
+    page.locator(f"#card-{issue.number}").drag_to(page.locator("ol.cards[data-status=DONE]"))
+    expect(page.locator(f"ol.cards[data-status=DONE] #card-{issue.number}")).to_be_visible()
+    expect(page.locator(f"#card-{issue.number}")).to_have_attribute("data-version", "3")
+    issue.refresh_from_db()
+    assert issue.status == Status.DONE
+
+
+def test_a_refused_drag_puts_the_card_back(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Skip triage?")
+    page = as_user(maintainer)
+    page.goto("/issues/board/")
+
+    page.locator(f"#card-{issue.number}").drag_to(page.locator("ol.cards[data-status=IN_PROGRESS]"))
+
+    expect(page.locator("#board-message")).to_contain_text("Cannot move from Open to In progress")
+    expect(page.locator(f"ol.cards[data-status=OPEN] #card-{issue.number}")).to_be_visible()
+    issue.refresh_from_db()
+    assert issue.status == Status.OPEN
+
+
+def test_two_people_edit_at_once_and_nothing_is_lost(as_user):
+    maintainer = UserFactory(role="MAINTAINER", display_name="Max Maintainer")
+    other = UserFactory(role="MAINTAINER", display_name="Olga Other")
+    issue = IssueFactory(reporter=maintainer, title="Original title")
+    first, second = as_user(maintainer), as_user(other)
+    for page in (first, second):
+        page.goto(f"/issues/{issue.number}/")
+        page.get_by_role("button", name="Edit title and description").click()
+
+    first.get_by_label("Title").fill("Max's title")
+    first.get_by_role("button", name="Save").click()
+    expect(first.get_by_role("heading", level=1)).to_contain_text("Max's title")
+
+    second.get_by_label("Title").fill("Olga's title")
+    second.get_by_role("button", name="Save").click()
+    expect(second.get_by_role("alert")).to_contain_text("Someone changed this issue")
+    expect(second.get_by_role("alert")).to_contain_text("Max Maintainer changed title")
+    expect(second.get_by_label("Title")).to_have_value("Olga's title")
+    issue.refresh_from_db()
+    assert issue.title == "Max's title"
+
+    # Re-applying on the current version is a deliberate second click.
+    second.get_by_role("button", name="Save").click()
+    expect(second.get_by_role("heading", level=1)).to_contain_text("Olga's title")
+    issue.refresh_from_db()
+    assert (issue.title, issue.version) == ("Olga's title", 3)
+
+
+def test_a_reporter_cannot_open_another_reporters_issue(as_user):
+    owner = UserFactory(role="REPORTER")
+    outsider = UserFactory(role="REPORTER")
+    issue = IssueFactory(reporter=owner, title="Private matter")
+    page = as_user(outsider)
+
+    response = page.goto(f"/issues/{issue.number}/")
+
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    page.goto("/issues/")
+    expect(page.get_by_text("Private matter")).to_have_count(0)
+
+
+def test_script_in_markdown_does_not_run(as_user):
+    reporter = UserFactory(role="REPORTER")
+    issue = IssueFactory(
+        reporter=reporter,
+        title="XSS attempt",
+        description='<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+        "\n\n[click](javascript:window.pwned=3)",
+    )
+    services.add_comment(actor=reporter, issue=issue, body="<script>window.pwned = 4</script>")
+    page = as_user(reporter)
+
+    page.goto(f"/issues/{issue.number}/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("XSS attempt")
+
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("script:not([src])").count() == 0

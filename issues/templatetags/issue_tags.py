@@ -1,0 +1,100 @@
+from django import template
+from django.utils.safestring import SafeString
+
+from issues import markdown as md
+from issues.models import EventKind, Severity, Status
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    return md.render(text)
+
+
+@register.filter
+def severity_name(value) -> str:
+    return Severity(value).name.lower()
+
+
+def _shown(field: str, value) -> str:
+    if value in (None, "", []):
+        return "nobody" if field == "assignee" else "nothing"
+    if field == "status":
+        return Status(value).label
+    if field == "severity":
+        return Severity[value].label if isinstance(value, str) else Severity(value).label
+    if field == "assignee":
+        return value.get("name", "someone")
+    if field in ("title", "description"):
+        text = str(value)
+        return f"“{text[:80]}…”" if len(text) > 80 else f"“{text}”"
+    return str(value)
+
+
+@register.filter
+def event_sentence(event) -> str:
+    """One line for the timeline, e.g. "changed status from Open to Triaged"."""
+    if event.kind == EventKind.CREATED:
+        return "opened this issue"
+    if event.kind == EventKind.IMPORTED:
+        return "imported this issue"
+    if event.kind == EventKind.ATTACHMENT_ADDED:
+        return f"attached {event.data.get('name', 'a file')}"
+    if event.kind == EventKind.LABELS_CHANGED:
+        old, new = set(event.old_value or []), set(event.new_value or [])
+        parts = []
+        if new - old:
+            parts.append("added " + ", ".join(sorted(new - old, key=str.lower)))
+        if old - new:
+            parts.append("removed " + ", ".join(sorted(old - new, key=str.lower)))
+        return " and ".join(parts) or "changed the labels"
+    if event.field == "description":
+        return "edited the description"
+    sentence = (
+        f"changed {event.field} from {_shown(event.field, event.old_value)} "
+        f"to {_shown(event.field, event.new_value)}"
+    )
+    if event.kind == EventKind.BULK_CHANGE:
+        sentence += f" (bulk change of {event.data.get('count', 1)})"
+    return sentence
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    """The current query string with some parameters replaced (None removes one);
+    sorting and paging keep the filters."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value not in (None, ""):
+            params[key] = value
+    if "page" not in changes and any(k != "page" for k in changes):
+        params.pop("page", None)  # a new filter or order starts at the first page
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag(takes_context=True)
+def sort_query(context, field: str) -> str:
+    """Click once: ascending (newest first for dates); again: the other way."""
+    current = context["request"].GET.get("ordering", "")
+    descending_first = field in ("updated_at", "created_at", "severity")
+    if current == field:
+        wanted = f"-{field}"
+    elif current == f"-{field}":
+        wanted = field
+    else:
+        wanted = f"-{field}" if descending_first else field
+    return query_with(context, ordering=wanted)
+
+
+@register.simple_tag(takes_context=True)
+def sort_state(context, field: str) -> str:
+    """aria-sort value for a column header."""
+    current = context["request"].GET.get("ordering", "") or "-updated_at"
+    if current == field:
+        return "ascending"
+    if current == f"-{field}":
+        return "descending"
+    return "none"

@@ -1,0 +1,522 @@
+"""The HTML pages: who sees what, what each form does, and what happens on bad
+input or a stale version. Every page answers 404, not 403, for an issue the
+user may not see."""
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.tests.factories import UserFactory
+from issues import services
+from issues.models import EventKind, Issue, Severity, Status
+from issues.tests.factories import CommentFactory, IssueFactory, LabelFactory
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def url(name, issue=None, **kwargs):
+    if issue is not None:
+        kwargs["number"] = issue.number
+    return reverse(f"issues:{name}", kwargs=kwargs)
+
+
+# --- who sees what -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["detail", "panel", "timeline", "edit", "move", "comment", "upload", "delete"]
+)
+def test_another_reporters_issue_is_a_404_on_every_page(name, issue, other_reporter):
+    client = logged_in(other_reporter)
+    response = (
+        client.post(url(name, issue))
+        if name in {"move", "comment", "upload", "delete"}
+        else client.get(url(name, issue))
+    )
+    assert response.status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, issue):
+    for target in [url("list"), url("board"), url("new"), url("detail", issue)]:
+        response = client.get(target)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_the_list_shows_a_reporter_only_their_own_issues(reporter, other_reporter):
+    mine = IssueFactory(reporter=reporter, title="Mine to see")
+    IssueFactory(reporter=other_reporter, title="Not for Rita")
+
+    page = logged_in(reporter).get(url("list")).content.decode()
+
+    assert "Mine to see" in page
+    assert "Not for Rita" not in page
+    assert f"#{mine.number}" in page
+    assert 'name="ids"' not in page  # no bulk checkboxes for reporters
+
+
+def test_the_list_shows_maintainers_everything_with_bulk_controls(maintainer, reporter):
+    IssueFactory(reporter=reporter, title="Reported by Rita")
+
+    page = logged_in(maintainer).get(url("list")).content.decode()
+
+    assert "Reported by Rita" in page
+    assert 'name="ids"' in page
+    assert "Set the status of the selected issues" in page
+
+
+def test_the_list_filters_sorts_and_counts(maintainer, reporter):
+    bug = LabelFactory(name="bug")
+    critical = IssueFactory(reporter=maintainer, title="Critical bug", severity=Severity.CRITICAL)
+    services.replace_labels(actor=maintainer, issue=critical, labels=[bug.name])
+    IssueFactory(reporter=reporter, title="Low thing", severity=Severity.LOW)
+
+    page = logged_in(maintainer).get(url("list"), {"label": "bug", "severity": "CRITICAL,HIGH"})
+
+    text = page.content.decode()
+    assert "Critical bug" in text and "Low thing" not in text
+    assert "1 issue match these filters" in text
+    ordered = logged_in(maintainer).get(url("list"), {"ordering": "severity"}).content.decode()
+    assert ordered.index("Low thing") < ordered.index("Critical bug")
+
+
+def test_bad_filter_values_show_an_error_instead_of_failing(maintainer):
+    response = logged_in(maintainer).get(url("list"), {"status": "NOPE", "assignee": "x"})
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Unknown value(s) NOPE" in text
+    assert "Use a user id" in text
+
+
+def test_an_htmx_filter_request_gets_only_the_results(maintainer, issue):
+    response = logged_in(maintainer).get(url("list"), HTTP_HX_TARGET="results", **HTMX)
+
+    text = response.content.decode()
+    assert text.lstrip().startswith('<div id="results"')
+    assert "<html" not in text
+
+
+def test_the_list_empty_state_says_what_to_do(reporter):
+    text = logged_in(reporter).get(url("list")).content.decode()
+    assert "No issues yet" in text
+    assert reverse("issues:new") in text
+
+
+def test_the_list_runs_the_same_number_of_queries_for_few_and_many_issues(maintainer):
+    label = LabelFactory(name="ui")
+    for n in range(3):
+        created = IssueFactory(reporter=maintainer, title=f"few {n}")
+        services.replace_labels(actor=maintainer, issue=created, labels=[label.name])
+    client = logged_in(maintainer)
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(url("list"))
+    for n in range(30):
+        created = IssueFactory(reporter=maintainer, title=f"many {n}", assignee=maintainer)
+        services.replace_labels(actor=maintainer, issue=created, labels=[label.name])
+    with CaptureQueriesContext(connection) as many:
+        client.get(url("list"))
+
+    assert len(many) == len(few)
+    assert len(many) <= 12
+
+
+# --- bulk status ------------------------------------------------------------------
+
+
+def test_bulk_status_moves_every_selected_issue(maintainer, reporter):
+    issues = [IssueFactory(reporter=reporter) for _ in range(3)]
+
+    response = logged_in(maintainer).post(
+        url("bulk-status"), {"ids": [str(i.pk) for i in issues], "status": "TRIAGED"}, **HTMX
+    )
+
+    assert response.status_code == 200
+    assert "Moved 3 issue(s) to Triaged." in response.content.decode()
+    assert set(Issue.objects.values_list("status", flat=True)) == {Status.TRIAGED}
+
+
+def test_bulk_status_changes_nothing_when_one_issue_cannot_move(maintainer, reporter):
+    movable = IssueFactory(reporter=reporter)
+    stuck = IssueFactory(reporter=reporter)
+    services.change_status(actor=maintainer, issue=stuck, version=1, status=Status.TRIAGED)
+
+    # OPEN -> IN_PROGRESS skips triage: refused, so TRIAGED -> IN_PROGRESS must not happen either.
+    response = logged_in(maintainer).post(
+        url("bulk-status"),
+        {"ids": [str(movable.pk), str(stuck.pk)], "status": "IN_PROGRESS"},
+        **HTMX,
+    )
+    assert response.status_code == 400
+    assert "Nothing was changed" in response.content.decode()
+    movable.refresh_from_db()
+    stuck.refresh_from_db()
+    assert (movable.status, movable.version) == (Status.OPEN, 1)
+    assert stuck.status == Status.TRIAGED
+
+
+def test_reporters_cannot_bulk_change(reporter):
+    mine = IssueFactory(reporter=reporter)
+
+    response = logged_in(reporter).post(
+        url("bulk-status"), {"ids": [str(mine.pk)], "status": "DONE"}, **HTMX
+    )
+
+    assert response.status_code == 400
+    mine.refresh_from_db()
+    assert mine.status == Status.OPEN
+
+
+# --- new issue -----------------------------------------------------------------------
+
+
+def test_reporting_an_issue_with_an_attachment(reporter, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("shot.png", PNG, content_type="image/png")
+
+    response = logged_in(reporter).post(
+        url("new"),
+        {
+            "title": "Broken button",
+            "description": "**bold**",
+            "severity": "HIGH",
+            "attachments": [upload],
+        },
+    )
+
+    issue = Issue.objects.get(title="Broken button")
+    assert response.status_code == 302
+    assert response["Location"] == url("detail", issue)
+    assert issue.severity == Severity.HIGH
+    assert issue.attachments.get().original_name == "shot.png"
+
+
+def test_a_bad_new_issue_is_reshown_with_the_input_kept(reporter):
+    response = logged_in(reporter).post(
+        url("new"), {"title": "   ", "description": "My long text", "severity": "HIGH"}
+    )
+
+    text = response.content.decode()
+    assert response.status_code == 400
+    assert "A title is required." in text
+    assert "My long text" in text
+    assert Issue.objects.count() == 0
+
+
+def test_a_refused_attachment_creates_no_issue(reporter, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    script = SimpleUploadedFile("x.png", b"\x7fELF\x02\x01\x01" + b"\0" * 64)
+
+    response = logged_in(reporter).post(
+        url("new"), {"title": "With junk", "severity": "LOW", "attachments": [script]}
+    )
+
+    assert response.status_code == 400
+    assert "not accepted" in response.content.decode()
+    assert not Issue.objects.filter(title="With junk").exists()
+
+
+def test_reporters_cannot_label_new_issues(reporter):
+    LabelFactory(name="bug")
+
+    response = logged_in(reporter).post(
+        url("new"), {"title": "Sneaky", "severity": "LOW", "labels": ["bug"]}
+    )
+
+    assert response.status_code == 400
+    assert "labels" in response.content.decode()
+    assert not Issue.objects.filter(title="Sneaky").exists()
+
+
+def test_the_preview_renders_sanitised_markdown(reporter):
+    response = logged_in(reporter).post(
+        url("preview"),
+        {"description": "<script>alert(1)</script>**bold** #7 [x](javascript:alert(1))"},
+    )
+
+    html = response.content.decode()
+    assert "<script" not in html
+    assert "javascript:" not in html
+    assert "<strong>bold</strong>" in html
+    assert 'href="/issues/7/"' in html
+
+
+# --- the issue page ------------------------------------------------------------------
+
+
+def test_the_issue_page_shows_markdown_timeline_and_threads(maintainer, reporter):
+    issue = IssueFactory(reporter=reporter, description="See #1 and [docs](https://example.com)")
+    first = CommentFactory(issue=issue, author=maintainer, body="First!")
+    CommentFactory(issue=issue, author=reporter, body="A reply", parent=first)
+
+    text = logged_in(reporter).get(url("detail", issue)).content.decode()
+
+    assert 'rel="nofollow noopener noreferrer"' in text
+    assert 'href="/issues/1/"' in text
+    assert "opened this issue" in text
+    assert text.index("First!") < text.index("A reply")
+    assert "--depth: 1" in text
+    # A reporter sees values, not the triage controls.
+    assert 'id="panel-status"' not in text
+
+
+def test_a_script_in_markdown_is_not_rendered(reporter):
+    issue = IssueFactory(
+        reporter=reporter, description="<script>alert('x')</script><img src=x onerror=alert(1)>"
+    )
+
+    text = logged_in(reporter).get(url("detail", issue)).content.decode()
+
+    assert "<script>alert" not in text
+    assert "onerror" not in text
+
+
+def test_a_maintainer_changes_a_field_in_place(maintainer, issue):
+    response = logged_in(maintainer).post(
+        url("panel", issue), {"version": 1, "status": "TRIAGED"}, **HTMX
+    )
+
+    assert response.status_code == 200
+    assert "Saved." in response.content.decode()
+    assert response["HX-Trigger"] == "issue-changed"
+    issue.refresh_from_db()
+    assert (issue.status, issue.version) == (Status.TRIAGED, 2)
+
+
+def test_a_stale_panel_edit_shows_who_changed_what_and_offers_to_reapply(maintainer, issue):
+    other = UserFactory(role="MAINTAINER", display_name="Mia Meanwhile")
+    services.change_status(actor=other, issue=issue, version=1, status=Status.TRIAGED)
+
+    response = logged_in(maintainer).post(
+        url("panel", issue), {"version": 1, "severity": "CRITICAL"}, **HTMX
+    )
+
+    text = response.content.decode()
+    assert response.status_code == 409
+    assert "Mia Meanwhile changed status from Open to Triaged" in text
+    assert "Apply my change on top" in text
+    assert re.search(r'name="version" value="2"', text)
+    issue.refresh_from_db()
+    assert issue.severity == Severity.MEDIUM
+
+    reapplied = logged_in(maintainer).post(
+        url("panel", issue), {"version": 2, "severity": "CRITICAL"}, **HTMX
+    )
+    assert reapplied.status_code == 200
+    issue.refresh_from_db()
+    assert (issue.severity, issue.status) == (Severity.CRITICAL, Status.TRIAGED)
+
+
+def test_a_refused_transition_is_explained_in_the_panel(maintainer, issue):
+    response = logged_in(maintainer).post(
+        url("panel", issue), {"version": 1, "status": "IN_PROGRESS"}, **HTMX
+    )
+
+    assert response.status_code == 400
+    assert "Cannot move from Open to In progress" in response.content.decode()
+
+
+def test_reporters_cannot_change_triage_fields_from_the_page(reporter, issue):
+    response = logged_in(reporter).post(
+        url("panel", issue), {"version": 1, "status": "DONE"}, **HTMX
+    )
+
+    assert response.status_code == 400
+    assert "You may not change &#x27;status&#x27;" in response.content.decode()
+    issue.refresh_from_db()
+    assert issue.status == Status.OPEN
+
+
+def test_labels_are_replaced_from_the_panel(maintainer, issue):
+    LabelFactory(name="bug")
+    LabelFactory(name="ui")
+
+    logged_in(maintainer).post(
+        url("panel", issue), {"version": 1, "labels_present": "1", "labels": ["bug", "ui"]}, **HTMX
+    )
+
+    assert sorted(issue.labels.values_list("name", flat=True)) == ["bug", "ui"]
+    assert issue.events.filter(kind=EventKind.LABELS_CHANGED).count() == 1
+
+
+def test_the_reporter_edits_title_and_description(reporter, issue):
+    response = logged_in(reporter).post(
+        url("edit", issue), {"version": 1, "title": "Better title", "description": "More"}, **HTMX
+    )
+
+    assert response.status_code == 200
+    issue.refresh_from_db()
+    assert (issue.title, issue.description, issue.version) == ("Better title", "More", 2)
+
+
+def test_a_stale_text_edit_keeps_the_users_text(reporter, maintainer, issue):
+    services.update_issue(actor=maintainer, issue=issue, version=1, changes={"title": "Theirs"})
+
+    response = logged_in(reporter).post(
+        url("edit", issue), {"version": 1, "title": "Mine", "description": "My words"}, **HTMX
+    )
+
+    text = response.content.decode()
+    assert response.status_code == 409
+    assert "Someone changed this issue while you were editing" in text
+    assert 'value="Mine"' in text and "My words" in text
+    assert 'name="version" value="2"' in text
+    issue.refresh_from_db()
+    assert issue.title == "Theirs"
+
+
+def test_an_empty_title_is_refused_in_place(reporter, issue):
+    response = logged_in(reporter).post(url("edit", issue), {"version": 1, "title": ""}, **HTMX)
+
+    assert response.status_code == 400
+    assert "A title is required." in response.content.decode()
+
+
+def test_another_reporter_cannot_open_the_edit_form(other_reporter, issue):
+    assert logged_in(other_reporter).get(url("edit", issue)).status_code == 404
+
+
+def test_commenting_and_replying(reporter, issue):
+    client = logged_in(reporter)
+
+    first = client.post(url("comment", issue), {"body": "Top level"}, **HTMX)
+    assert first.status_code == 200
+    parent = issue.comments.get()
+    reply = client.post(url("comment", issue), {"body": "Nested", "parent": parent.pk}, **HTMX)
+
+    assert reply.status_code == 200
+    assert "Nested" in reply.content.decode()
+    assert issue.comments.get(body="Nested").parent == parent
+
+
+def test_an_empty_reply_is_shown_in_its_form(reporter, issue):
+    parent = CommentFactory(issue=issue, author=reporter)
+
+    response = logged_in(reporter).post(
+        url("comment", issue), {"body": " ", "parent": parent.pk}, **HTMX
+    )
+
+    assert response.status_code == 400
+    assert response["HX-Retarget"] == f"#reply-{parent.pk}"
+    assert "A comment cannot be empty." in response.content.decode()
+
+
+def test_upload_and_download_an_attachment(reporter, issue, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    client = logged_in(reporter)
+
+    response = client.post(url("upload", issue), {"file": SimpleUploadedFile("a.png", PNG)}, **HTMX)
+    assert response.status_code == 200
+    attachment = issue.attachments.get()
+    download = client.get(url("download", issue, attachment_id=attachment.pk))
+
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment")
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(download.streaming_content) == PNG
+
+
+def test_an_oversized_upload_says_so(reporter, issue, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.ATTACHMENT_MAX_BYTES = 10
+
+    response = logged_in(reporter).post(
+        url("upload", issue), {"file": SimpleUploadedFile("a.png", PNG)}, **HTMX
+    )
+
+    assert response.status_code == 413
+    assert "the limit is 10 bytes" in response.content.decode()
+
+
+def test_only_admins_delete(maintainer, admin_user, issue):
+    assert logged_in(maintainer).post(url("delete", issue)).status_code == 403
+    assert Issue.objects.filter(pk=issue.pk).exists()
+
+    response = logged_in(admin_user).post(url("delete", issue))
+
+    assert response.status_code == 302
+    assert not Issue.objects.filter(number=issue.number).exists()
+
+
+# --- board -----------------------------------------------------------------------------
+
+
+def test_the_board_has_a_column_per_status(maintainer, reporter):
+    IssueFactory(reporter=reporter, title="On the board")
+
+    text = logged_in(maintainer).get(url("board")).content.decode()
+
+    for label in ("Open", "Triaged", "In progress", "Done"):
+        assert f">{label} <span" in text
+    assert "On the board" in text
+    assert 'data-can-move="true"' in text
+
+
+def test_moving_a_card_changes_the_status_with_its_version(maintainer, issue):
+    response = logged_in(maintainer).post(url("move", issue), {"version": 1, "status": "TRIAGED"})
+
+    assert response.status_code == 200
+    assert 'data-version="2"' in response.content.decode()
+    issue.refresh_from_db()
+    assert issue.status == Status.TRIAGED
+
+
+def test_a_stale_card_move_is_refused_with_the_reason(maintainer, issue):
+    services.update_issue(actor=maintainer, issue=issue, version=1, changes={"title": "Changed"})
+
+    response = logged_in(maintainer).post(url("move", issue), {"version": 1, "status": "TRIAGED"})
+
+    assert response.status_code == 409
+    assert "changed meanwhile" in response["X-Card-Error"]
+    issue.refresh_from_db()
+    assert issue.status == Status.OPEN
+
+
+def test_reporters_cannot_move_cards(reporter, issue):
+    response = logged_in(reporter).post(url("move", issue), {"version": 1, "status": "DONE"})
+
+    assert response.status_code == 403
+    assert 'data-can-move="false"' in logged_in(reporter).get(url("board")).content.decode()
+
+
+# --- CSRF --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["panel", "edit", "comment", "upload", "move", "delete"])
+def test_posts_without_a_csrf_token_are_rejected(name, admin_user, issue):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+
+    response = client.post(url(name, issue), {"version": 1, "status": "TRIAGED", "body": "x"})
+
+    assert response.status_code == 403
+    issue.refresh_from_db()
+    assert issue.version == 1
+
+
+def test_new_issue_and_bulk_without_a_csrf_token_are_rejected(maintainer, issue):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(maintainer)
+
+    assert client.post(url("new"), {"title": "x"}).status_code == 403
+    assert (
+        client.post(url("bulk-status"), {"ids": [str(issue.pk)], "status": "DONE"}).status_code
+        == 403
+    )
+    assert Issue.objects.count() == 1

@@ -1,0 +1,159 @@
+"""The issue list (the home page), its bulk status action, and the board."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import roles
+from accounts.models import Role, User
+from issues import queries, services
+from issues.errors import VersionConflict
+from issues.filters import ORDERINGS, IssueFilter
+from issues.models import Severity, Status
+from issues.views.common import get_issue_or_404, posted_version
+
+PAGE_SIZE = 50
+COLUMN_SIZE = 25
+
+
+def _filtered(request):
+    """The visible issues narrowed by the query string, and the filter (for its
+    errors and values). Bad parameters show as errors, never as a 500."""
+    issue_filter = IssueFilter(
+        request.GET, queryset=queries.issue_list(request.user), request=request
+    )
+    if issue_filter.is_valid():
+        return issue_filter.qs, issue_filter
+    return queries.issue_list(request.user).none(), issue_filter
+
+
+def _filter_context(request, issue_filter) -> dict:
+    data = issue_filter.form.cleaned_data if issue_filter.is_valid() else {}
+    return {
+        "filter_errors": issue_filter.errors,
+        "statuses": Status.choices,
+        "severities": [(s.name, s.label) for s in Severity],
+        "labels": queries.labels(),
+        "assignees": User.objects.filter(
+            is_active=True, role__in=[Role.MAINTAINER, Role.ADMIN]
+        ).order_by("display_name", "email"),
+        "chosen": {
+            "status": data.get("status", []),
+            "severity": [Severity(v).name for v in data.get("severity", [])],
+            "label": [name.lower() for name in data.get("label", [])],
+            "assignee": request.GET.get("assignee", ""),
+            "q": request.GET.get("q", ""),
+            "ordering": request.GET.get("ordering", ""),
+        },
+        "orderings": ORDERINGS,
+        "can_triage": roles.can_triage(request.user),
+        "filtered": any(
+            request.GET.get(k) for k in ("status", "severity", "label", "assignee", "q")
+        ),
+    }
+
+
+@require_GET
+@login_required
+def issue_list(request):
+    issues, issue_filter = _filtered(request)
+    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "issues": page.object_list, **_filter_context(request, issue_filter)}
+    if request.htmx and request.htmx.target == "results":
+        return render(request, "issues/_results.html", context)
+    return render(request, "issues/list.html", context)
+
+
+@require_POST
+@login_required
+def bulk_status(request):
+    """All or nothing: on any problem nothing changes and the reason shows above the table."""
+    ids, status = request.POST.getlist("ids"), request.POST.get("status", "")
+    message, error = "", ""
+    try:
+        changed = services.bulk_change_status(actor=request.user, ids=ids, status=status)
+        message = f"Moved {len(changed)} issue(s) to {Status(status).label}."
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    except Http404 as exc:
+        error = str(exc)
+    except PermissionDenied as exc:
+        error = str(exc) or "You may not change the status of issues."
+    issues, issue_filter = _filtered(request)
+    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "issues": page.object_list,
+        "bulk_message": message,
+        "bulk_error": error,
+        "selected": set(ids) if error else set(),
+        **_filter_context(request, issue_filter),
+    }
+    response = render(request, "issues/_results.html", context, status=400 if error else 200)
+    if error:
+        response["HX-Reswap"] = "outerHTML"  # htmx swaps error responses only when told to
+    return response
+
+
+@require_GET
+@login_required
+def board(request):
+    issues, issue_filter = _filtered(request)
+    columns = []
+    for value, label in Status.choices:
+        column = issues.filter(status=value)
+        shown = int(request.GET.get(f"more_{value}", 0) or 0) + COLUMN_SIZE
+        cards = list(column[: shown + 1])
+        columns.append(
+            {
+                "status": value,
+                "label": label,
+                "cards": cards[:shown],
+                "more": len(cards) > shown,
+                "shown": shown,
+                "count": column.count(),
+            }
+        )
+    context = {"columns": columns, **_filter_context(request, issue_filter)}
+    if request.htmx and request.htmx.target == "board":
+        return render(request, "issues/_board.html", context)
+    return render(request, "issues/board.html", context)
+
+
+@require_POST
+@login_required
+def move_card(request, number: int):
+    """A card dropped in another column: a status change with the card's version.
+    On refusal the response says why and the page puts the card back."""
+    issue = get_issue_or_404(request, number)
+    status = request.POST.get("status", "")
+    try:
+        issue = services.change_status(
+            actor=request.user, issue=issue, version=posted_version(request), status=status
+        )
+    except VersionConflict as conflict:
+        return _card(
+            request, conflict.current, error=f"{conflict} Reload to see the change.", code=409
+        )
+    except ValidationError as exc:
+        return _card(request, issue, error=" ".join(exc.messages), code=400)
+    except PermissionDenied as exc:
+        return _card(request, issue, error=str(exc), code=403)
+    return _card(request, issue)
+
+
+def _card(request, issue, error: str = "", code: int = 200) -> HttpResponse:
+    issue = queries.issue_detail(request.user, pk=issue.pk)
+    response = render(
+        request,
+        "issues/_card.html",
+        {"issue": issue, "card_error": error, "can_triage": roles.can_triage(request.user)},
+        status=code,
+    )
+    if error:
+        response["HX-Reswap"] = "none"
+        response["X-Card-Error"] = error.replace("\n", " ")[:300]
+    return response
