@@ -28,4 +28,11 @@ python manage.py makemigrations --check --dry-run >/dev/null \
   || { echo "test: models changed without a migration (run manage.py makemigrations)" >&2; exit 1; }
 ruff check .
 ruff format --check .
-pytest -n "${PYTEST_WORKERS:-2}" --cov --cov-report=term --cov-report=html "$@"
+if [ $# -gt 0 ]; then
+  pytest -n "${PYTEST_WORKERS:-2}" "$@"
+  exit 0
+fi
+# Browser tests run in a session of their own: Playwright keeps an event loop in
+# its thread, which the in-process async tests must not share.
+pytest -n "${PYTEST_WORKERS:-2}" --ignore=e2e --cov --cov-report=
+pytest -n "${PYTEST_WORKERS:-2}" e2e --cov --cov-append --cov-report=term --cov-report=html

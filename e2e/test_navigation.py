@@ -1,0 +1,40 @@
+"""Keyboard and small screens."""
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.tests.factories import UserFactory
+from issues.tests.factories import IssueFactory
+
+pytestmark = pytest.mark.e2e
+
+
+def test_slash_focuses_search_and_c_opens_a_new_issue(as_user):
+    page = as_user(UserFactory(role="REPORTER"))
+
+    page.keyboard.press("/")
+    expect(page.get_by_label("Search issues")).to_be_focused()
+    page.keyboard.type("typed c stays text")
+    expect(page.get_by_label("Search issues")).to_have_value("typed c stays text")
+
+    page.locator("body").click(position={"x": 5, "y": 300})
+    page.keyboard.press("c")
+    expect(page).to_have_url(f"{page.url.split('/issues/')[0]}/issues/new/")
+    expect(page.get_by_label("Title")).to_be_focused()
+
+
+def test_the_list_and_an_issue_work_on_a_phone(as_user, browser, server):
+    reporter = UserFactory(role="REPORTER")
+    IssueFactory(reporter=reporter, title="Small screen issue")
+    page = as_user(reporter)
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    page.goto("/issues/")
+    expect(page.get_by_role("link", name="Small screen issue")).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+
+    page.get_by_role("link", name="Small screen issue").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Small screen issue")
+    expect(page.get_by_label("Add a comment (Markdown)")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
