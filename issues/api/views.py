@@ -75,11 +75,15 @@ class IssueViewMixin:
         response["ETag"] = issue.etag
         return response
 
-    def version_from(self, request: Request, issue: Issue, body_version: int | None) -> int:
+    def optional_version(self, request: Request, issue: Issue, body_version: int | None):
+        """The version named by the body or If-Match (which must agree), or None."""
         header = etag_version(request.headers.get("If-Match"), issue.pk)
         if body_version is not None and header is not None and body_version != header:
             raise ValidationError({"version": ["The body's version and If-Match disagree."]})
-        version = body_version if body_version is not None else header
+        return body_version if body_version is not None else header
+
+    def version_from(self, request: Request, issue: Issue, body_version: int | None) -> int:
+        version = self.optional_version(request, issue, body_version)
         if version is None:
             raise PreconditionRequired()
         return version
@@ -210,13 +214,38 @@ def _depth(comment) -> int:
     return depth
 
 
+class IssueWatch(GenericAPIView):
+    """Watching an issue: mail when its status changes or it gets a comment."""
+
+    parser_classes = JSON_ONLY
+    serializer_class = s.WatchingSerializer
+
+    @extend_schema(summary="Whether you watch the issue", responses={200: s.WatchingSerializer})
+    def get(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        watching = services.is_watching(request.user, issue)
+        return Response(self.get_serializer({"watching": watching}).data)
+
+    @extend_schema(
+        summary="Watch the issue (no body; watching twice is fine)",
+        request=None,
+        responses={204: None, 404: ERROR},
+    )
+    def post(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        services.watch(actor=request.user, issue=issue)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Stop watching the issue", responses={204: None, 404: ERROR})
+    def delete(self, request, issue_id):
+        issue = get_visible_issue(request, issue_id)
+        services.unwatch(actor=request.user, issue=issue)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class IssueLabels(IssueViewMixin, GenericAPIView):
     parser_classes = JSON_ONLY
     serializer_class = s.IssueSerializer
-
-    def _version(self, request, issue, data) -> int | None:
-        header = etag_version(request.headers.get("If-Match"), issue.pk)
-        return data.get("version", header)
 
     @extend_schema(
         summary="Replace the whole label set atomically",
@@ -231,7 +260,7 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
             actor=request.user,
             issue=issue,
             labels=data["labels"],
-            version=self._version(request, issue, data),
+            version=self.optional_version(request, issue, data.get("version")),
         )
         return self.issue_response(updated)
 
@@ -247,7 +276,7 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
             actor=request.user,
             issue=issue,
             labels=data["labels"],
-            version=self._version(request, issue, data),
+            version=self.optional_version(request, issue, data.get("version")),
         )
         return self.issue_response(updated)
 

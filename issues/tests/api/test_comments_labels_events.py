@@ -390,3 +390,33 @@ def test_the_timeline_is_paginated(maintainer_api, issue):
     assert [e["kind"] for e in page["results"]] == ["COMMENT_ADDED", "COMMENT_ADDED"]
     assert page["next"].endswith(f"/api/issues/{issue.pk}/events/?limit=2&offset=4")
     assert page["previous"].endswith(f"/api/issues/{issue.pk}/events/?limit=2")
+
+
+@pytest.mark.django_db
+def test_a_label_change_whose_body_version_and_if_match_disagree_is_a_400(
+    maintainer_api, labels, issue
+):
+    before = issue_state(issue)
+
+    response = maintainer_api.put(
+        f"/api/issues/{issue.pk}/labels/",
+        {"labels": ["bug"], "version": 1},
+        format="json",
+        HTTP_IF_MATCH=f'"{issue.pk}-2"',
+    )
+
+    assert_error(response, 400, "version")
+    assert issue_state(issue) == before
+
+
+@pytest.mark.django_db
+def test_a_label_change_with_a_stale_if_match_is_a_409(maintainer_api, labels, issue):
+    response = maintainer_api.post(
+        f"/api/issues/{issue.pk}/labels/",
+        {"labels": ["bug"]},
+        format="json",
+        HTTP_IF_MATCH=f'"{issue.pk}-7"',
+    )
+
+    assert response.status_code == 409
+    assert response.json()["current"]["version"] == 1
