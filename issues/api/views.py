@@ -130,8 +130,11 @@ class IssueDetail(IssueViewMixin, GenericAPIView):
     @extend_schema(summary="One issue", responses={200: s.IssueSerializer, 304: None, 404: ERROR})
     def get(self, request, **kwargs):
         issue = self.lookup_issue(request, **kwargs)
-        if_none_match = request.headers.get("If-None-Match", "")
-        if issue.etag in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]:
+        tags = [
+            t.strip().removeprefix("W/")
+            for t in request.headers.get("If-None-Match", "").split(",")
+        ]
+        if issue.etag in tags or "*" in tags:  # "*": any current representation
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": issue.etag})
         return self.issue_response(issue, fresh=True)
 

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from issues.models import EventKind, Issue, IssueEvent, Severity
 from issues.services import issues as issue_services
-from issues.tests.api import assert_error, detail_url, issue_state
+from issues.tests.api import assert_error, client_for, detail_url, issue_state
 from issues.tests.factories import IssueFactory, LabelFactory
 
 
@@ -384,3 +384,10 @@ def test_when_both_have_read_the_version_the_sql_compare_and_set_still_refuses_o
         responses,
         lambda final: {"max": final.title == "Max's title", "ada": final.title == "Ada's"},
     )
+
+
+@pytest.mark.django_db
+def test_if_none_match_star_is_a_304_for_an_existing_issue(maintainer, issue):
+    response = client_for(maintainer).get(f"/api/issues/{issue.pk}/", HTTP_IF_NONE_MATCH="*")
+
+    assert response.status_code == 304
