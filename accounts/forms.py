@@ -89,3 +89,13 @@ class TokenForm(ServiceErrorsMixin, forms.Form):
         help_text="What the token is for, e.g. “CI pipeline”. Defaults to “API token”.",
         widget=forms.TextInput(attrs={"maxlength": services.TOKEN_NAME_MAX}),
     )
+
+
+class NotificationsForm(ServiceErrorsMixin, forms.Form):
+    email_notifications = forms.BooleanField(
+        label="Email me about issues",
+        required=False,  # unticked: no mail
+        widget=forms.CheckboxInput(attrs={"aria-describedby": "id_email_notifications_helptext"}),
+        help_text="When I am assigned an issue or mentioned with @, and when an issue I "
+        "watch changes status or gets a comment. Never about my own changes.",
+    )

@@ -38,6 +38,13 @@ class User(AbstractBaseUser):
     display_name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.REPORTER)
     is_active = models.BooleanField(default=True)
+    # Mail about watched issues, assignments and mentions (issues.notifications).
+    email_notifications = models.BooleanField(
+        "email notifications",
+        default=True,
+        db_default=True,
+        help_text="Mail me when I am assigned or mentioned, and about issues I watch.",
+    )
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()

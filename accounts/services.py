@@ -97,3 +97,15 @@ def update_profile(*, actor: User, display_name: str) -> User:
     actor.display_name = clean_display_name(display_name)
     actor.save(update_fields=["display_name"])
     return actor
+
+
+@transaction.atomic
+def set_notification_preferences(*, actor: User, email_notifications: bool) -> User:
+    """The signed-in user turns mail notifications (issues.notifications) on or off."""
+    if not (actor and actor.is_authenticated and actor.is_active):
+        raise PermissionDenied("Sign in to change your notifications.")
+    if not isinstance(email_notifications, bool):
+        raise ValidationError({"email_notifications": ["Must be true or false."]})
+    actor.email_notifications = email_notifications
+    actor.save(update_fields=["email_notifications"])
+    return actor

@@ -11,14 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
-from accounts.forms import ProfileForm, SignupForm, TokenForm
+from accounts.forms import NotificationsForm, ProfileForm, SignupForm, TokenForm
 from accounts.models import ApiToken
 
 # --- sign-up -------------------------------------------------------------------------
@@ -49,11 +49,23 @@ def signup(request):
 # --- profile and tokens --------------------------------------------------------------
 
 
-def _render_profile(request, *, profile_form=None, token_form=None, new_token=None, new_key=None):
+def _render_profile(
+    request,
+    *,
+    profile_form=None,
+    token_form=None,
+    new_token=None,
+    new_key=None,
+    notifications_form=None,
+):
     context = {
         "profile_form": profile_form
         or ProfileForm(initial={"display_name": request.user.display_name}),
+        "notifications_form": notifications_form
+        or NotificationsForm(initial={"email_notifications": request.user.email_notifications}),
         "token_form": token_form or TokenForm(),
+        # How others @mention this user (issues.mentions): their email's local part.
+        "mention_handle": request.user.email.rsplit("@", 1)[0],
         "tokens": request.user.api_tokens.order_by("-created_at", "-pk"),
         "new_token": new_token,
         "new_key": new_key,
@@ -81,6 +93,28 @@ def profile(request):
             messages.success(request, "Profile saved.")
             return redirect("accounts:profile")
     return _render_profile(request, profile_form=form)
+
+
+@login_required
+@require_POST
+def notifications(request):
+    """The notifications opt-out: a separate form, so saving the profile's name
+    never turns mail off by leaving out the checkbox."""
+    form = NotificationsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.set_notification_preferences(
+                actor=request.user, email_notifications=form.cleaned_data["email_notifications"]
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            on = form.cleaned_data["email_notifications"]
+            messages.success(
+                request, "Mail notifications are on." if on else "Mail notifications are off."
+            )
+            return redirect(reverse("accounts:profile") + "#notifications")
+    return _render_profile(request, notifications_form=form)
 
 
 @login_required

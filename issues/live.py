@@ -17,7 +17,7 @@ CHANNEL = "tracker_events"
 
 
 def announce(kind: str, issue) -> None:
-    payload = json.dumps(
+    _notify(
         {
             "kind": kind,
             "issue": str(issue.pk),
@@ -25,5 +25,16 @@ def announce(kind: str, issue) -> None:
             "reporter": issue.reporter_id,
         }
     )
+
+
+def announce_stats() -> None:
+    """New daily statistics: dashboards (maintainers and admins) refresh."""
+    _notify({"kind": STATS})
+
+
+STATS = "stats"
+
+
+def _notify(payload: dict) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
+        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])

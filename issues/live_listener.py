@@ -27,6 +27,7 @@ from django.conf import settings
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from issues import live
 from issues.live import CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -159,8 +160,11 @@ class Hub:
         """Hand one notice to every browser whose user may see the issue."""
         try:
             payload = json.loads(raw)
-            text = messages_for(payload)
-        except (ValueError, KeyError, TypeError):
+            if payload.get("kind") == live.STATS:  # for those who see every issue
+                text, payload = sse_event(live.STATS, {"kind": live.STATS}), {}
+            else:
+                text = messages_for(payload)
+        except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("live: ignoring malformed notice %.200r", raw)
             return
         for sub in list(self._subs):

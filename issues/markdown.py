@@ -2,7 +2,9 @@
 
 Whatever the text holds, the output keeps only a small set of tags and
 attributes (nh3, an HTML5 sanitiser), links get rel="nofollow noopener
-noreferrer", and `#42` becomes a link to issue 42 (but not inside code).
+noreferrer", `#42` becomes a link to issue 42 and `@name` a link to the issues
+assigned to the user it names (see `issues.mentions` for the rule); neither
+happens inside code.
 """
 
 import re
@@ -13,6 +15,8 @@ import nh3
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from markdown.inlinepatterns import InlineProcessor
+
+from issues import mentions
 
 ALLOWED_TAGS = {
     "a", "p", "br", "hr", "strong", "em", "del", "code", "pre", "blockquote",
@@ -44,10 +48,66 @@ class IssueReferenceExtension(markdown.Extension):
         md.inlinePatterns.register(IssueReferences(ISSUE_REFERENCE, md), "issue_ref", 175)
 
 
+class Mentions(InlineProcessor):
+    """`@name` -> a link to the issues assigned to the user it names; a name that
+    names nobody is left as text. Never inside another link."""
+
+    ANCESTOR_EXCLUDES = ("a",)
+
+    def __init__(self, pattern, md, users: dict, found: list):
+        super().__init__(pattern, md)
+        self.users, self.found = users, found
+
+    def handleMatch(self, m, data):  # noqa: N802 (markdown's API)
+        user = self.users.get(m.group(1).lower())
+        if user is None:
+            return None, None, None
+        if user not in self.found:
+            self.found.append(user)
+        link = etree.Element("a")
+        link.set("href", f"{reverse('issues:list')}?assignee={user.pk}")
+        link.set("class", "mention")
+        link.set("title", f"Issues assigned to {user.name}")
+        link.text = m.group(0)
+        return link, m.start(0), m.end(0)
+
+
+class MentionExtension(markdown.Extension):
+    def __init__(self, users: dict, found: list):
+        super().__init__()
+        self.users, self.found = users, found
+
+    def extendMarkdown(self, md):  # noqa: N802 (markdown's API)
+        # After raw HTML (90) and links (160-110), so a mention never lands inside them.
+        md.inlinePatterns.register(
+            Mentions(mentions.MENTION, md, self.users, self.found), "mention", 85
+        )
+
+
 def render(text: str) -> SafeString:
+    return render_with_mentions(text)[0]
+
+
+def mentioned_users(text: str, users: dict | None = None) -> list:
+    """The users the text mentions, exactly those `render` links. `users` is a
+    name -> user map already looked up (mentions.resolve) for several texts."""
+    return render_with_mentions(text, users)[1]
+
+
+def render_with_mentions(text: str, users: dict | None = None) -> tuple[SafeString, list]:
+    if users is None:
+        handles = mentions.handles_in(text)
+        users = mentions.resolve(handles) if handles else {}
+    found: list = []
     html = markdown.markdown(
         text or "",
-        extensions=["fenced_code", "tables", "sane_lists", IssueReferenceExtension()],
+        extensions=[
+            "fenced_code",
+            "tables",
+            "sane_lists",
+            IssueReferenceExtension(),
+            MentionExtension(users, found),
+        ],
         output_format="html",
     )
     return mark_safe(  # noqa: S308 (nh3 has just removed everything unsafe)
@@ -59,7 +119,7 @@ def render(text: str) -> SafeString:
             link_rel="nofollow noopener noreferrer",
             strip_comments=True,
         )
-    )
+    ), found
 
 
 def excerpt(text: str, length: int = 160) -> str:

@@ -224,3 +224,107 @@ class IssueEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.issue_id}"
+
+
+class Watch(models.Model):
+    """`user` gets mail about `issue` (see issues.notifications). The reporter and
+    the assignee watch automatically; anyone who can see an issue may watch it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="watches",
+        db_index=False,  # the unique (user, issue) index serves lookups by user
+    )
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="watches")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "issue"], name="watch_user_issue_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} watches {self.issue_id}"
+
+
+# --- CSV import (issues.importer) ---------------------------------------------
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "QUEUED", "Queued"
+    RUNNING = "RUNNING", "Running"
+    DONE = "DONE", "Done"
+    FAILED = "FAILED", "Failed"
+
+
+class ImportJob(models.Model):
+    """One upload of a CSV file: its progress while it runs and its result after.
+
+    `import_id` is the SHA-256 of the file's bytes: importing the same file again
+    skips the rows it already created (see ImportedRow)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_jobs"
+    )
+    file_name = models.CharField(max_length=255)
+    stored_file = models.CharField(max_length=255, blank=True, help_text="under MEDIA_ROOT")
+    import_id = models.CharField(max_length=64, db_index=True)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    total_lines = models.PositiveIntegerField(default=0)
+    processed_lines = models.PositiveIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0, help_text="data rows read so far")
+    created_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0, help_text="already imported")
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ImportStatus.values), name="import_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import of {self.file_name} ({self.get_status_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+    @property
+    def progress(self) -> int:
+        """Per cent of the file's lines processed (100 once done)."""
+        if self.status == ImportStatus.DONE:
+            return 100
+        if not self.total_lines:
+            return 0
+        return min(99, self.processed_lines * 100 // self.total_lines)
+
+
+class ImportedRow(models.Model):
+    """Which line of which file became which issue: the database refuses a second
+    issue from the same line of the same file, so re-imports cannot duplicate."""
+
+    import_id = models.CharField(max_length=64)
+    line = models.PositiveIntegerField()
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["import_id", "line"], name="imported_row_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.import_id[:12]}:{self.line}"

@@ -1,8 +1,14 @@
 from celery import shared_task
+from django.db import transaction
 
+from issues import live
 from reports import stats
 
 
 @shared_task(name="reports.tasks.aggregate_daily_stats")
 def aggregate_daily_stats() -> int:
-    return stats.aggregate_daily_stats()
+    """Refresh today's counts; open dashboards hear about it once they commit."""
+    with transaction.atomic():
+        cells = stats.aggregate_daily_stats()
+        live.announce_stats()
+    return cells

@@ -4,7 +4,9 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
+from issues.api import imports as import_api
 from issues.api import views as issues_api
+from reports import api as reports_api
 
 app_name = "api"
 
@@ -16,6 +18,13 @@ urlpatterns = [
     path("users/", accounts_api.UserList.as_view(), name="user-list"),
     path("issues/", issues_api.IssueList.as_view(), name="issue-list"),
     path("issues/bulk-status/", issues_api.BulkStatus.as_view(), name="bulk-status"),
+    path("issues/import/", import_api.IssueImport.as_view(), name="issue-import"),
+    path(
+        "issues/import/<str:job_id>/",
+        import_api.IssueImportStatus.as_view(),
+        name="issue-import-status",
+    ),
+    path("issues/export.csv", import_api.IssueExport.as_view(), name="issue-export"),
     path(
         "issues/by-number/<int:number>/", issues_api.IssueByNumber.as_view(), name="issue-by-number"
     ),
@@ -25,6 +34,7 @@ urlpatterns = [
         "issues/<str:issue_id>/comments/", issues_api.IssueComments.as_view(), name="issue-comments"
     ),
     path("issues/<str:issue_id>/labels/", issues_api.IssueLabels.as_view(), name="issue-labels"),
+    path("issues/<str:issue_id>/watch/", issues_api.IssueWatch.as_view(), name="issue-watch"),
     path(
         "issues/<str:issue_id>/labels/<str:name>/",
         issues_api.IssueLabel.as_view(),
@@ -42,6 +52,20 @@ urlpatterns = [
     ),
     path("labels/", issues_api.LabelList.as_view(), name="label-list"),
     path("labels/<int:label_id>/", issues_api.LabelDetail.as_view(), name="label-detail"),
+    path(
+        "reports/open-by-severity/",
+        reports_api.OpenBySeverity.as_view(),
+        name="report-open-by-severity",
+    ),
+    path("reports/by-status/", reports_api.ByStatus.as_view(), name="report-by-status"),
+    path("reports/top-assignees/", reports_api.TopAssignees.as_view(), name="report-top-assignees"),
+    path(
+        "reports/resolution-latency/",
+        reports_api.ResolutionLatency.as_view(),
+        name="report-resolution-latency",
+    ),
+    path("reports/throughput/", reports_api.Throughput.as_view(), name="report-throughput"),
+    path("reports/open-age/", reports_api.OpenAge.as_view(), name="report-open-age"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

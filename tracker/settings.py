@@ -140,11 +140,24 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
         "application/gzip",
     ],
 )
+# CSV import (issues.importer): files over IMPORT_ASYNC_ROWS rows run as a Celery
+# task on IMPORT_QUEUE (empty: Celery's default queue), IMPORT_BATCH_SIZE rows per
+# transaction; at most IMPORT_MAX_ERRORS row errors are kept for the report.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=100_000)
+IMPORT_ASYNC_ROWS = env.int("IMPORT_ASYNC_ROWS", default=2_000)
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1_000)
+IMPORT_MAX_ERRORS = env.int("IMPORT_MAX_ERRORS", default=10_000)
+IMPORT_QUEUE = env("IMPORT_QUEUE", default="")
 
 # --- Mail --------------------------------------------------------------------
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tracker@localhost")
+# Notification mail (issues.notifications) is sent by a Celery task on
+# NOTIFICATIONS_QUEUE (empty: Celery's default queue); its links start with SITE_URL.
+NOTIFICATIONS_QUEUE = env("NOTIFICATIONS_QUEUE", default="")
+SITE_URL = env("SITE_URL", default="http://localhost:8000")
 
 # --- Background work ---------------------------------------------------------
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("accounts/", include("accounts.urls")),
     path("issues/", include("issues.urls")),
+    path("dashboard/", include("reports.urls")),
     path("live/", live_views.live_stream, name="live-stream"),
     path("admin/", admin.site.urls),
     path("api/", include("tracker.api_urls")),

@@ -1,4 +1,4 @@
-"""The profile page: display name, the notifications placeholder, personal API tokens."""
+"""The profile page: display name, the mail notifications opt-out, personal API tokens."""
 
 import re
 
@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 PROFILE = reverse("accounts:profile")
 TOKEN_CREATE = reverse("accounts:token_create")
+NOTIFICATIONS = reverse("accounts:notifications")
 ME = "/api/users/me/"
 
 
@@ -49,13 +50,55 @@ def test_the_profile_shows_the_email_read_only_and_the_name_editable(signed_in, 
     assert "no-store" in response["Cache-Control"]
 
 
-def test_notifications_are_an_honest_placeholder(signed_in):
+def test_the_notifications_section_has_a_real_opt_out(signed_in, reporter):
     content = signed_in.get(PROFILE).content.decode()
 
     section = content.split('id="notifications"', 1)[1].split("<h2", 1)[0]
-    assert "Mail notifications arrive with a later release" in section
-    assert "<input" not in section
-    assert "<button" not in section
+    assert f'action="{NOTIFICATIONS}"' in section
+    checkbox = re.search(r'<input type="checkbox"[^>]*>', section).group(0)
+    assert 'name="email_notifications"' in checkbox
+    assert "checked" in checkbox  # on by default
+    assert f"@{reporter.email.split('@')[0]}" in section  # how others mention you
+
+
+def test_a_user_turns_mail_notifications_off_and_on(signed_in, reporter):
+    response = signed_in.post(NOTIFICATIONS, {})  # an unticked box is not sent
+
+    assert response.status_code == 302
+    assert response["Location"] == PROFILE + "#notifications"
+    reporter.refresh_from_db()
+    assert reporter.email_notifications is False
+    page = signed_in.get(PROFILE).content.decode()
+    assert "Mail notifications are off." in page
+    checkbox = re.search(r'<input type="checkbox"[^>]*>', page).group(0)
+    assert "checked" not in checkbox
+
+    signed_in.post(NOTIFICATIONS, {"email_notifications": "on"})
+    reporter.refresh_from_db()
+    assert reporter.email_notifications is True
+
+
+def test_saving_the_display_name_leaves_notifications_alone(signed_in, reporter):
+    services.set_notification_preferences(actor=reporter, email_notifications=False)
+
+    signed_in.post(PROFILE, {"display_name": "Rita"})
+
+    reporter.refresh_from_db()
+    assert reporter.display_name == "Rita"
+    assert reporter.email_notifications is False
+
+
+def test_the_opt_out_needs_a_signed_in_user_and_a_post(signed_in, reporter):
+    anonymous = Client().post(NOTIFICATIONS, {})
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("accounts:login"))
+    assert signed_in.get(NOTIFICATIONS).status_code == 405
+    reporter.refresh_from_db()
+    assert reporter.email_notifications is True
+    with pytest.raises(PermissionDenied):
+        services.set_notification_preferences(actor=None, email_notifications=False)
+    with pytest.raises(ValidationError):
+        services.set_notification_preferences(actor=reporter, email_notifications="no")
 
 
 # --- display name ----------------------------------------------------------------------

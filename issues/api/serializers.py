@@ -161,3 +161,7 @@ class LabelInput(StrictSerializer):
 
 class LabelPatchInput(LabelInput):
     name = TextField(trim_whitespace=False, allow_blank=True, required=False)
+
+
+class WatchingSerializer(serializers.Serializer):
+    watching = serializers.BooleanField(help_text="whether you get mail about this issue")

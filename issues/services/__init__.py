@@ -2,7 +2,8 @@
 
 Each public function is one transaction: it takes the acting user, asks
 `accounts.roles` whether they may, validates, writes, appends the timeline
-events and announces the change (inside the transaction, see `issues.live`).
+events, announces the change (inside the transaction, see `issues.live`) and
+schedules mail for after the commit (`issues.notifications`).
 Pages, the API, the admin, the importer and commands all come through here,
 one module per use case; this package exports them under one name.
 """
@@ -22,6 +23,7 @@ from issues.services.issues import (
     update_issue,
 )
 from issues.services.labels import create_label, delete_label, update_label
+from issues.services.watching import is_watching, unwatch, watch
 
 __all__ = [
     "BULK_MAX",
@@ -37,10 +39,13 @@ __all__ = [
     "delete_issue",
     "delete_label",
     "edit_comment",
+    "is_watching",
     "remove_label",
     "replace_labels",
     "safe_filename",
     "sniff_content_type",
+    "unwatch",
     "update_issue",
     "update_label",
+    "watch",
 ]

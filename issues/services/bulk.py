@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
-from issues import live, workflow
+from issues import live, notifications, workflow
 from issues.errors import NotFound
 from issues.models import EventKind, Issue, IssueEvent, Status
 from issues.services.validation import clean_status
@@ -76,7 +76,7 @@ def bulk_change_status(*, actor: User, ids: Iterable[Any], status: str) -> list[
         updated_at=now,
     )
     batch = str(uuid.uuid4())
-    IssueEvent.objects.bulk_create(
+    events = IssueEvent.objects.bulk_create(
         IssueEvent(
             issue=issue,
             actor=actor,
@@ -91,4 +91,6 @@ def bulk_change_status(*, actor: User, ids: Iterable[Any], status: str) -> list[
     changed = list(Issue.objects.filter(pk__in=[issue.pk for issue in moving]).order_by("number"))
     for issue in changed:
         live.announce("updated", issue)
+    # One task after the commit, so each watcher gets one mail for the whole batch.
+    notifications.schedule(events)
     return changed

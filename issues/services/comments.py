@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
-from issues import live
+from issues import live, notifications
 from issues.models import Comment, EventKind, Issue, IssueEvent
 from issues.services.validation import COMMENT_MAX, require_visible
 
@@ -43,13 +43,14 @@ def add_comment(
             raise ValidationError({"parent": ["No such comment on this issue."]})
     comment = Comment.objects.create(issue=issue, author=actor, body=body, parent=parent)
     Issue.objects.filter(pk=issue.pk).update(updated_at=timezone.now())
-    IssueEvent.objects.create(
+    event = IssueEvent.objects.create(
         issue=issue,
         actor=actor,
         kind=EventKind.COMMENT_ADDED,
         data={"comment": comment.pk, "parent": parent.pk if parent else None},
     )
     live.announce("commented", issue)
+    notifications.schedule([event])  # watchers and @mentioned people, after the commit
     return comment
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
-from issues import live, workflow
+from issues import live, notifications, workflow
 from issues.errors import FieldPermissionDenied, NotFound, VersionConflict
 from issues.models import Attachment, EventKind, Issue, IssueEvent, Severity, Status
 from issues.services.validation import (
@@ -24,6 +24,7 @@ from issues.services.validation import (
     require_visible,
     user_ref,
 )
+from issues.services.watching import auto_watch
 
 
 @transaction.atomic
@@ -63,7 +64,7 @@ def create_issue(
     )
     if label_objs:
         issue.labels.set(label_objs)
-    IssueEvent.objects.create(
+    event = IssueEvent.objects.create(
         issue=issue,
         actor=actor,
         kind=event_kind,
@@ -76,6 +77,9 @@ def create_issue(
         },
     )
     live.announce("created", issue)
+    # The reporter and the assignee watch the issue; mail goes out after the commit.
+    auto_watch(issue, issue.reporter, issue.assignee)
+    notifications.schedule([event])
     return issue
 
 
@@ -155,7 +159,7 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
     if "labels" in diffs:
         current.labels.set(diffs["labels"])
 
-    IssueEvent.objects.bulk_create(
+    events = IssueEvent.objects.bulk_create(
         IssueEvent(
             issue=current,
             actor=actor,
@@ -171,6 +175,9 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
     )
     fresh = _fresh(current.pk)
     live.announce("updated", fresh)
+    if diffs.get("assignee") is not None:
+        auto_watch(current, diffs["assignee"])  # a new assignee watches the issue
+    notifications.schedule(events)
     return fresh
 
 

@@ -29,6 +29,7 @@ from accounts import roles
 from accounts.models import Role
 from issues import live, live_listener, live_views, services
 from issues.live_listener import RESYNC, Hub, Subscription, messages_for
+from reports.tasks import aggregate_daily_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 UVICORN = Path(sys.executable).parent / "uvicorn"
@@ -171,6 +172,25 @@ def test_fan_out_sends_each_user_only_what_they_may_see(
     hub.dispatch(json.dumps(payload))
     assert drain(subs[reporter.email]) == []
     assert len(drain(subs[maintainer.email])) == 2
+
+
+def test_new_stats_reach_only_those_who_see_every_issue(reporter, maintainer):
+    hub = Hub()
+    rita = hub.attach(Subscription(reporter.pk, roles.sees_all_issues(reporter)))
+    max_ = hub.attach(Subscription(maintainer.pk, roles.sees_all_issues(maintainer)))
+
+    hub.dispatch(json.dumps({"kind": live.STATS}))
+
+    assert drain(rita) == []
+    assert [(b["event"], json.loads(b["data"])) for b in drain(max_)] == [
+        ("stats", {"kind": "stats"})
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stats_task_announces_after_its_commit(pg_listener):
+    assert aggregate_daily_stats() == 16
+    assert notices(pg_listener, timeout=2, stop_after=1) == [{"kind": "stats"}]
 
 
 def test_malformed_notice_is_ignored(caplog):

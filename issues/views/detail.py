@@ -37,6 +37,7 @@ def _panel_context(request, issue, **extra) -> dict:
         ).order_by("display_name", "email"),
         "all_labels": queries.labels(),
         "issue_labels": {label.pk for label in issue.labels.all()},
+        "watching": services.is_watching(request.user, issue),
         **extra,
     }
 

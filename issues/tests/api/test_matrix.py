@@ -13,7 +13,7 @@ from django.urls import get_resolver
 from accounts import services as account_services
 from accounts.models import ApiToken
 from issues import services
-from issues.models import Attachment, Comment, Issue, Label, Status
+from issues.models import Attachment, Comment, ImportJob, Issue, Label, Status, Watch
 from issues.tests.api import PNG, assert_error, client_for, issue_state
 from issues.tests.factories import CommentFactory, IssueFactory, LabelFactory
 
@@ -170,6 +170,20 @@ CASES = [
         field="labels",
         effect=lambda w, u, b: labels_of(w) == [],
     ),
+    # Anyone who sees the issue may watch it (and the reporter already does).
+    Case("GET", "/api/issues/{issue}/watch/", codes(401, 200, 404, 200, 200)),
+    Case(
+        "POST",
+        "/api/issues/{issue}/watch/",
+        codes(401, 204, 404, 204, 204),
+        effect=lambda w, u, b: Watch.objects.filter(user=u, issue=w.issue).exists(),
+    ),
+    Case(
+        "DELETE",
+        "/api/issues/{issue}/watch/",
+        codes(401, 204, 404, 204, 204),
+        effect=lambda w, u, b: not Watch.objects.filter(user=u, issue=w.issue).exists(),
+    ),
     Case("GET", "/api/issues/{issue}/attachments/", codes(401, 200, 404, 200, 200)),
     Case(
         "POST",
@@ -184,6 +198,20 @@ CASES = [
         "/api/issues/{issue}/attachments/{attachment}/download/",
         codes(401, 200, 404, 200, 200),
     ),
+    # CSV import is for maintainers and admins; an import is seen by who started it
+    # (the maintainer here) and by admins. Export is the list's rows, as CSV.
+    Case(
+        "POST",
+        "/api/issues/import/",
+        codes(401, 403, 403, 200, 200),
+        body=lambda w: {"file": SimpleUploadedFile("i.csv", b"title\nImported\n")},
+        fmt="multipart",
+        effect=lambda w, u, b: (
+            b["created"] == 1 and Issue.objects.filter(title="Imported").exists()
+        ),
+    ),
+    Case("GET", "/api/issues/import/{job}/", codes(401, 403, 403, 200, 200)),
+    Case("GET", "/api/issues/export.csv", codes(401, 200, 200, 200, 200)),
     Case("GET", "/api/labels/", codes(401, 200, 200, 200, 200)),
     Case(
         "POST",
@@ -210,6 +238,13 @@ CASES = [
     # SERVE_PERMISSIONS): it describes the API, not anybody's data.
     Case("GET", "/api/schema/", codes(200, 200, 200, 200, 200)),
     Case("GET", "/api/docs/", codes(200, 200, 200, 200, 200)),
+    # Reports: maintainers and admins only.
+    Case("GET", "/api/reports/open-by-severity/", codes(401, 403, 403, 200, 200)),
+    Case("GET", "/api/reports/by-status/", codes(401, 403, 403, 200, 200)),
+    Case("GET", "/api/reports/top-assignees/", codes(401, 403, 403, 200, 200)),
+    Case("GET", "/api/reports/resolution-latency/", codes(401, 403, 403, 200, 200)),
+    Case("GET", "/api/reports/throughput/", codes(401, 403, 403, 200, 200)),
+    Case("GET", "/api/reports/open-age/", codes(401, 403, 403, 200, 200)),
 ]
 
 
@@ -227,7 +262,11 @@ def world(reporter, other_reporter, maintainer, admin_user, media):
     token, _ = account_services.create_token(actor=reporter, name="laptop script")
     users = {ANON: None, OWNER: reporter, OTHER: other_reporter, MAINT: maintainer}
     users[ADMIN] = admin_user
+    job = ImportJob.objects.create(
+        created_by=maintainer, file_name="world.csv", import_id="0" * 64, status="DONE"
+    )
     return SimpleNamespace(
+        job=job,
         issue=Issue.objects.get(pk=issue.pk),
         label=label,
         attachment=attachment,
@@ -245,6 +284,7 @@ def url_of(case, world, *, issue_id=None, number=None) -> str:
         attachment=world.attachment.pk,
         label=world.label.pk,
         token=world.token.pk,
+        job=world.job.pk,
     )
 
 
@@ -320,6 +360,7 @@ def test_the_matrix_covers_every_route_of_the_api():
         "<str:name>": "bug",
         "<int:attachment_id>": "{attachment}",
         "<int:label_id>": "{label}",
+        "<str:job_id>": "{job}",
     }
     for pattern, placeholder in placeholders.items():
         routes = {route.replace(pattern, placeholder) for route in routes}

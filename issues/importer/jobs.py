@@ -1,0 +1,329 @@
+"""Import jobs: accepting a file (`start_import`), running it (`run_job`, in the
+request for small files, in a Celery task for large ones) and writing its good
+rows in batches, each batch one transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from functools import partial
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import User
+from issues import live, notifications
+from issues.importer.reading import (
+    count_records,
+    file_error,
+    read_header,
+    records,
+    store_upload,
+)
+from issues.importer.rows import Row, RowError, RowReader
+from issues.models import (
+    EventKind,
+    ImportedRow,
+    ImportJob,
+    ImportStatus,
+    Issue,
+    IssueEvent,
+    Severity,
+    Status,
+    Watch,
+)
+from issues.services.validation import label_names, user_ref
+
+log = logging.getLogger(__name__)
+
+IMPORT_DIR = "imports"
+
+
+def start_import(*, actor: User, upload, file_name: str = "", dry_run: bool = False) -> ImportJob:
+    """Accept an uploaded CSV file: store it (streamed, never read whole), refuse
+    it with ValidationError({"file": [...]}) / PayloadTooLarge if it cannot be
+    imported at all, then run it now (small files: the job comes back finished)
+    or queue it for the worker (files over IMPORT_ASYNC_ROWS rows: the job comes
+    back QUEUED, or FAILED if no worker could be asked)."""
+    if not roles.can_triage(actor):
+        raise PermissionDenied("Only maintainers and admins may import issues.")
+    job_id = uuid.uuid4()
+    relative = f"{IMPORT_DIR}/{job_id.hex}.csv"
+    path = Path(settings.MEDIA_ROOT) / relative
+    stored = store_upload(upload, path)
+    try:
+        if stored.size == 0:
+            raise file_error("The file is empty.")
+        header = read_header(path)
+        estimate = max(0, stored.lines - 1)  # every row takes at least one line
+        limit = settings.IMPORT_MAX_ROWS
+        if estimate > limit and (rows := count_records(path, header)) > limit:
+            raise file_error(
+                f"The file has {rows} rows; at most {limit} can be imported at once. "
+                "Split it into smaller files."
+            )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    job = ImportJob.objects.create(
+        id=job_id,
+        created_by=actor,
+        file_name=(file_name or getattr(upload, "name", "") or "import.csv")[:255],
+        stored_file=relative,
+        import_id=stored.sha256,
+        dry_run=dry_run,
+        total_lines=stored.lines,
+    )
+    if estimate > settings.IMPORT_ASYNC_ROWS:
+        transaction.on_commit(partial(_enqueue, job.pk))
+        job.refresh_from_db()
+        return job
+    return run_job(job.pk)
+
+
+def _enqueue(job_id) -> None:
+    from issues.importer.tasks import import_csv
+
+    options = {"queue": settings.IMPORT_QUEUE} if settings.IMPORT_QUEUE else {}
+    try:
+        import_csv.apply_async(args=[str(job_id)], **options)
+    except Exception as exc:  # the broker is down: say so on the job, do not lose it silently
+        log.exception("could not queue import %s", job_id)
+        ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
+            status=ImportStatus.FAILED,
+            finished_at=timezone.now(),
+            detail=f"The background worker could not be reached ({exc}); nothing was "
+            "imported. Try again later.",
+        )
+
+
+class _Run:
+    """The counters of one run of a job, written to the job after every batch."""
+
+    def __init__(self, job: ImportJob):
+        self.job = job
+        self.rows = self.created = self.skipped = self.error_count = self.line = 0
+        self.errors: list[dict] = []
+        self.batch: list[Row] = []
+
+    def add_errors(self, errors: list[RowError]) -> None:
+        self.error_count += len(errors)
+        room = settings.IMPORT_MAX_ERRORS - len(self.errors)
+        self.errors.extend(error.as_dict() for error in errors[: max(0, room)])
+
+    def progress_fields(self) -> dict:
+        return {
+            "processed_lines": self.line,
+            "rows": self.rows,
+            "created_count": self.created,
+            "skipped_count": self.skipped,
+            "error_count": self.error_count,
+        }
+
+
+def run_job(job_id) -> ImportJob:
+    """Import the job's stored file: every good row, in batches of
+    IMPORT_BATCH_SIZE, each batch one transaction that also records the job's
+    progress. Rows this file already produced (same import id, same line) are
+    skipped, so re-running is safe. A dry run only validates. If anything goes
+    wrong the job is marked FAILED, saying how many issues were created, and the
+    exception propagates."""
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    if job.status != ImportStatus.QUEUED and job.status != ImportStatus.RUNNING:
+        return job  # finished already (a redelivered task)
+    path = Path(settings.MEDIA_ROOT) / job.stored_file
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now(), detail=""
+    )
+    run = _Run(job)
+    try:
+        actor = job.created_by
+        if not roles.can_triage(actor):
+            raise PermissionDenied(f"{actor} may no longer import issues.")
+        header = read_header(path)
+        reader = RowReader(actor=actor, header=header)
+        batch_size = max(1, settings.IMPORT_BATCH_SIZE)
+        read_in_batch = 0
+        for record in records(path, header):
+            run.rows += 1
+            row, errors = reader.read(record)
+            run.add_errors(errors)
+            if row is not None:
+                run.batch.append(row)
+            run.line = record.last_line
+            read_in_batch += 1
+            if read_in_batch >= batch_size:
+                _flush(run)
+                read_in_batch = 0
+        _flush(run)
+    except Exception as exc:
+        try:  # what the committed batches created
+            created = ImportJob.objects.get(pk=job.pk).created_count
+        except Exception:
+            created = run.created
+        # (Unless another delivery of the same task finished it meanwhile.)
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
+            status=ImportStatus.FAILED,
+            finished_at=timezone.now(),
+            errors=run.errors,
+            error_count=run.error_count,
+            detail=f"The import stopped after creating {created} "
+            f"issue{'s' if created != 1 else ''}: {_reason(exc)} "
+            "Importing the same file again skips the rows already imported.",
+        )
+        raise
+    finally:
+        path.unlink(missing_ok=True)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.DONE,
+        finished_at=timezone.now(),
+        errors=run.errors,
+        **run.progress_fields(),
+    )
+    return ImportJob.objects.select_related("created_by").get(pk=job.pk)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.endswith(".") else f"{text}."
+
+
+def _flush(run: _Run) -> None:
+    """Write the batch (unless a dry run) and the job's progress, in one transaction."""
+    job, rows = run.job, run.batch
+    run.batch = []
+    with transaction.atomic():
+        if rows:
+            created, skipped = (_count_new if job.dry_run else _write)(job, rows)
+            run.created += created
+            run.skipped += skipped
+        ImportJob.objects.filter(pk=job.pk).update(**run.progress_fields())
+
+
+def _already_imported(job: ImportJob, rows: list[Row]) -> set[int]:
+    return set(
+        ImportedRow.objects.filter(
+            import_id=job.import_id, line__in=[row.line for row in rows]
+        ).values_list("line", flat=True)
+    )
+
+
+def _count_new(job: ImportJob, rows: list[Row]) -> tuple[int, int]:
+    done = _already_imported(job, rows)
+    return len(rows) - len(done), len(done)
+
+
+def _write(job: ImportJob, rows: list[Row]) -> tuple[int, int]:
+    """The rows of this batch that this file has not produced before become issues,
+    with their labels, an IMPORTED event each and an ImportedRow each."""
+    with connection.cursor() as cursor:
+        # Two imports of the same file at once take turns batch by batch.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [job.import_id])
+    done = _already_imported(job, rows)
+    rows = [row for row in rows if row.line not in done]
+    if not rows:
+        return 0, len(done)
+    actor = job.created_by
+    now = timezone.now()
+    issues = Issue.objects.bulk_create(
+        Issue(
+            title=row.title,
+            description=row.description,
+            status=row.status,
+            severity=row.severity,
+            reporter=row.reporter,
+            assignee=row.assignee,
+            resolved_at=now if row.status == Status.DONE else None,
+        )
+        for row in rows
+    )
+    Issue.labels.through.objects.bulk_create(
+        Issue.labels.through(issue_id=issue.pk, label_id=label.pk)
+        for issue, row in zip(issues, rows, strict=True)
+        for label in row.labels
+    )
+    events = IssueEvent.objects.bulk_create(
+        IssueEvent(
+            issue=issue,
+            actor=actor,
+            kind=EventKind.IMPORTED,
+            data={
+                "import": job.import_id,
+                "job": str(job.pk),
+                "file": job.file_name,
+                "line": row.line,
+                "title": issue.title,
+                "status": issue.status,
+                "severity": Severity(issue.severity).name,
+                "labels": label_names(row.labels),
+                "assignee": user_ref(row.assignee),
+                "reporter": user_ref(row.reporter),
+            },
+        )
+        for issue, row in zip(issues, rows, strict=True)
+    )
+    ImportedRow.objects.bulk_create(
+        ImportedRow(import_id=job.import_id, line=row.line, issue=issue)
+        for issue, row in zip(issues, rows, strict=True)
+    )
+    # As create_issue does: the reporter and the assignee watch, mail after the commit.
+    Watch.objects.bulk_create(
+        (
+            Watch(user=user, issue=issue)
+            for issue in issues
+            for user in {issue.reporter, issue.assignee}
+            if user is not None
+        ),
+        ignore_conflicts=True,
+    )
+    notifications.schedule(events)
+    _announce_created(issues)
+    return len(rows), len(done)
+
+
+def _announce_created(issues: list[Issue]) -> None:
+    """live.announce("created", issue) for each, in one statement."""
+    payloads = [
+        json.dumps(
+            {
+                "kind": "created",
+                "issue": str(issue.pk),
+                "number": issue.number,
+                "reporter": issue.reporter_id,
+            }
+        )
+        for issue in issues
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
+            [live.CHANNEL, payloads],
+        )
+
+
+def job_result(job: ImportJob) -> dict:
+    """What a finished (or running) job says, for the API and the pages."""
+    return {
+        "id": str(job.pk),
+        "status": job.status.lower(),
+        "dry_run": job.dry_run,
+        "file_name": job.file_name,
+        "created": job.created_count,
+        "skipped": job.skipped_count,
+        "error_count": job.error_count,
+        "errors": job.errors,
+        "errors_truncated": job.error_count > len(job.errors),
+        "rows": job.rows,
+        "total_lines": job.total_lines,
+        "processed_lines": job.processed_lines,
+        "progress": job.progress,
+        "detail": job.detail,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }

@@ -1,0 +1,322 @@
+"""Mail notifications.
+
+Who gets mail, and about what:
+
+- **assigned**: the new assignee, when an issue is created with them or assigned to them;
+- **status**: the watchers of an issue whose status changes (also by bulk change);
+- **comment**: the watchers of an issue that gets a comment;
+- **mention**: the people @mentioned (`issues.mentions`) in a new comment, in the
+  description of a new issue, or newly in an edited description.
+
+Never the person who made the change, never a user who is inactive or has turned
+notifications off (`User.email_notifications`), and never anyone who cannot see
+the issue at the time the mail goes out (a reporter sees only their own issues).
+
+How: the services call `schedule(events)` with the timeline events they have just
+appended, inside their transaction. That registers `transaction.on_commit`, so
+nothing is sent for a change that rolls back and nothing is sent from inside the
+transaction; after the commit one Celery task (`send_notifications`, on the queue
+named by settings.NOTIFICATIONS_QUEUE) gets the ids of those events, reads them
+again and sends each recipient ONE mail listing everything that concerns them:
+a bulk status change of 500 issues is one task and one mail per person. Code that
+makes many service calls in one go (an import) can gather them all into one task
+with `collected()`.
+
+The task takes ids only: (event id, issue id) pairs. Events that no longer exist
+(rolled back, or the issue was deleted) or whose issue id does not match (a task
+from another database) are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from accounts import roles
+from accounts.models import User
+from issues import markdown, mentions
+from issues.models import Comment, EventKind, Issue, IssueEvent, Status, Watch
+
+log = logging.getLogger(__name__)
+
+ASSIGNED, MENTION, STATUS, COMMENT = "assigned", "mention", "status", "comment"
+# When one change concerns someone for several reasons, the first of these wins.
+PRIORITY = (ASSIGNED, MENTION, STATUS, COMMENT)
+CREATION_KINDS = (EventKind.CREATED, EventKind.IMPORTED)
+QUOTE_LENGTH = 500
+
+_local = threading.local()
+
+
+# --- scheduling (inside the services' transactions) ----------------------------------
+
+
+def schedule(events: Iterable[IssueEvent]) -> None:
+    """Send the notifications these just-written events call for, once the
+    current transaction commits."""
+    refs = [[event.pk, str(event.issue_id)] for event in events if _may_notify(event)]
+    if not refs:
+        return
+    gathering = getattr(_local, "collected", None)
+    if gathering is not None:
+        gathering.extend(refs)
+        return
+    transaction.on_commit(_enqueuer(refs), robust=True)
+
+
+@contextmanager
+def collected() -> Iterator[None]:
+    """Gather the notifications of every service call inside the block into one
+    task, sent after the surrounding transaction (if any) commits: one mail per
+    person for a whole import. Nothing is sent if the block raises."""
+    if getattr(_local, "collected", None) is not None:  # nested: the outer one sends
+        yield
+        return
+    _local.collected = refs = []
+    try:
+        yield
+    finally:
+        _local.collected = None
+    if refs:
+        transaction.on_commit(_enqueuer(refs), robust=True)
+
+
+def _may_notify(event: IssueEvent) -> bool:
+    """Cheap, no query: could this event concern anyone? (The task decides who.)"""
+    if event.kind == EventKind.COMMENT_ADDED:
+        return True
+    if event.kind in CREATION_KINDS:
+        return bool((event.data or {}).get("assignee")) or "@" in (event.issue.description or "")
+    if event.field == "status":
+        return True
+    if event.field == "assignee":
+        return bool(event.new_value)
+    if event.field == "description":
+        return "@" in (event.new_value or "")
+    return False
+
+
+def _enqueuer(refs: list):
+    """The commit hook. robust: a broker that is down is logged, and does not turn
+    the committed change into an error for the person who made it."""
+
+    def enqueue_notifications() -> None:
+        options = {"queue": settings.NOTIFICATIONS_QUEUE} if settings.NOTIFICATIONS_QUEUE else {}
+        send_notifications.apply_async(args=[refs], **options)
+
+    return enqueue_notifications
+
+
+# --- the task -------------------------------------------------------------------------
+
+
+@shared_task(name="issues.send_notifications")
+def send_notifications(refs: list) -> int:
+    """Mail everyone concerned by these events; returns the number of mails sent."""
+    return deliver(refs)
+
+
+@dataclass
+class Item:
+    event: IssueEvent
+    reason: str
+    text: str
+    quote: str = ""
+
+
+@dataclass
+class Digest:
+    user: User
+    items: list[Item] = field(default_factory=list)
+
+
+def deliver(refs: Iterable) -> int:
+    events = _events(refs)
+    if not events:
+        return 0
+    reasons = _reasons(events)
+    digests = _digests(events, reasons)
+    messages = [_message(digest) for digest in digests]
+    if messages:
+        with get_connection() as connection:
+            connection.send_messages(messages)
+    log.info("notifications: %d event(s), %d mail(s)", len(events), len(messages))
+    return len(messages)
+
+
+def _events(refs: Iterable) -> list[IssueEvent]:
+    wanted: dict[int, str] = {}
+    for ref in refs:
+        try:
+            wanted[int(ref[0])] = str(ref[1])
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue
+    events = (
+        IssueEvent.objects.filter(pk__in=wanted)
+        .select_related("issue", "actor")
+        .order_by("issue__number", "created_at", "pk")
+    )
+    return [event for event in events if str(event.issue_id) == wanted[event.pk]]
+
+
+def _reasons(events: list[IssueEvent]) -> dict[tuple[int, int], tuple[str, str, str]]:
+    """(user id, event id) -> (reason, sentence, quote): one per person per event,
+    never for the person who made the change."""
+    watchers = _watchers(events)
+    texts = _mention_texts(events)
+    handles = set().union(*(mentions.handles_in(t) for pair in texts.values() for t in pair))
+    named = mentions.resolve(handles) if handles else {}
+    reasons: dict[tuple[int, int], tuple[str, str, str]] = {}
+    for event in events:
+        for user_id, reason, text, quote in _concerned(event, watchers, texts, named):
+            key = (user_id, event.pk)
+            if user_id is None or user_id == event.actor_id:
+                continue
+            if key not in reasons or PRIORITY.index(reason) < PRIORITY.index(reasons[key][0]):
+                reasons[key] = (reason, text, quote)
+    return reasons
+
+
+def _concerned(event: IssueEvent, watchers: dict, texts: dict, named: dict) -> Iterator[tuple]:
+    """(user id, reason, sentence, quote) for everyone this event may concern."""
+    actor = event.actor.name if event.actor else "Someone"
+    if _status_change(event):
+        old, new = _status(event.old_value), _status(event.new_value)
+        for user_id in watchers[event.issue_id]:
+            yield user_id, STATUS, f"{actor} changed the status from {old} to {new}.", ""
+
+    if event.kind in CREATION_KINDS:
+        assignee = (event.data or {}).get("assignee")
+        verb = "reported" if event.kind == EventKind.CREATED else "imported"
+        text = f"{actor} {verb} this issue and assigned it to you."
+    else:
+        assignee = event.new_value if event.field == "assignee" else None
+        text = f"{actor} assigned this issue to you."
+    if isinstance(assignee, dict):
+        yield assignee.get("id"), ASSIGNED, text, ""
+
+    is_comment = event.kind == EventKind.COMMENT_ADDED
+    now, before = texts.get(event.pk, ("", ""))
+    quote = markdown.excerpt(now, QUOTE_LENGTH) if is_comment else ""
+    if is_comment:
+        for user_id in watchers[event.issue_id]:
+            yield user_id, COMMENT, f"{actor} commented:", quote
+    if now:
+        where = "a comment:" if is_comment else "the description."
+        already = {user.pk for user in markdown.mentioned_users(before, named)} if before else ()
+        for user in markdown.mentioned_users(now, named):
+            if user.pk not in already:
+                yield user.pk, MENTION, f"{actor} mentioned you in {where}", quote
+
+
+def _watchers(events: list[IssueEvent]) -> dict:
+    """issue id -> ids of its watchers, for the issues whose watchers hear of these events."""
+    issue_ids = {
+        event.issue_id
+        for event in events
+        if event.kind == EventKind.COMMENT_ADDED or _status_change(event)
+    }
+    watchers: dict = defaultdict(set)
+    rows = Watch.objects.filter(issue_id__in=issue_ids).values_list("issue_id", "user_id")
+    for issue_id, user_id in rows:
+        watchers[issue_id].add(user_id)
+    return watchers
+
+
+def _mention_texts(events: list[IssueEvent]) -> dict[int, tuple[str, str]]:
+    """event id -> (the text that may mention people, the text it replaced)."""
+    comment_ids = [
+        (event.data or {}).get("comment")
+        for event in events
+        if event.kind == EventKind.COMMENT_ADDED
+    ]
+    comments = Comment.objects.in_bulk([pk for pk in comment_ids if isinstance(pk, int)])
+    texts = {}
+    for event in events:
+        if event.kind == EventKind.COMMENT_ADDED:
+            comment = comments.get((event.data or {}).get("comment"))
+            texts[event.pk] = (comment.body if comment else "", "")
+        elif event.kind in CREATION_KINDS:
+            texts[event.pk] = (event.issue.description, "")
+        elif event.field == "description":
+            texts[event.pk] = (event.new_value or "", event.old_value or "")
+    return texts
+
+
+def _digests(events: list[IssueEvent], reasons: dict) -> list[Digest]:
+    users = User.objects.in_bulk({user_id for user_id, _ in reasons})
+    by_id = {event.pk: event for event in events}
+    digests: dict[int, Digest] = {}
+    for (user_id, event_id), (reason, text, quote) in reasons.items():
+        user, event = users.get(user_id), by_id[event_id]
+        if user is None or not user.email_notifications:
+            continue
+        # Inactive users and those who may not see the issue (any more) get nothing.
+        if not roles.can_view_issue(user, event.issue):
+            continue
+        digest = digests.setdefault(user_id, Digest(user))
+        digest.items.append(Item(event, reason, text, quote))
+    order = {event.pk: n for n, event in enumerate(events)}
+    for digest in digests.values():
+        digest.items.sort(key=lambda item: order[item.event.pk])
+    return sorted(digests.values(), key=lambda digest: digest.user.pk)
+
+
+def _message(digest: Digest) -> EmailMessage:
+    issues: dict = {}
+    for item in digest.items:
+        issue: Issue = item.event.issue
+        group = issues.setdefault(
+            issue.pk,
+            {
+                "issue": issue,
+                "url": _absolute(reverse("issues:detail", args=[issue.number])),
+                "items": [],
+            },
+        )
+        group["items"].append(item)
+    context = {
+        "user": digest.user,
+        "groups": list(issues.values()),
+        "count": len(issues),
+        "profile_url": _absolute(reverse("accounts:profile")) + "#notifications",
+        "site_url": settings.SITE_URL.rstrip("/"),
+    }
+    subject = " ".join(render_to_string("issues/mail/notification_subject.txt", context).split())
+    body = render_to_string("issues/mail/notification.txt", context)
+    return EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[digest.user.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+
+
+def _status_change(event: IssueEvent) -> bool:
+    return event.field == "status" and event.kind in (
+        EventKind.FIELD_CHANGED,
+        EventKind.BULK_CHANGE,
+    )
+
+
+def _status(value) -> str:
+    try:
+        return Status(value).label
+    except ValueError:
+        return str(value)
+
+
+def _absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
