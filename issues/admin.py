@@ -5,8 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from accounts.models import Role, User
-from issues import services
+from issues import queries, services
 from issues.errors import VersionConflict
 from issues.models import Comment, Issue, IssueEvent, Label
 from issues.services.validation import EDITABLE_FIELDS
@@ -41,9 +40,7 @@ class IssueAdminForm(forms.ModelForm):
         if self.editing:
             self.fields["seen_version"].initial = self.instance.version
         # Only people who may carry work are offered as assignees.
-        self.fields["assignee"].queryset = User.objects.filter(
-            is_active=True, role__in=[Role.MAINTAINER, Role.ADMIN]
-        )
+        self.fields["assignee"].queryset = queries.assignable_users()
 
     def changes(self) -> dict:
         return {f: self.cleaned_data[f] for f in self.changed_data if f in EDITABLE_FIELDS}

@@ -8,6 +8,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts import roles
+from accounts.models import Role, User
 from issues.models import Comment, EventKind, Issue, IssueEvent, Label
 
 SEARCH_CONFIG = "english"
@@ -115,3 +116,10 @@ def timeline_entries(issue: Issue) -> list[dict]:
         else:
             thread.append(comment)
     return sorted(entries, key=lambda entry: entry["at"])
+
+
+def assignable_users() -> QuerySet[User]:
+    """People who may carry work (accounts.roles.can_be_assigned), for pickers."""
+    return User.objects.filter(is_active=True, role__in=[Role.MAINTAINER, Role.ADMIN]).order_by(
+        "display_name", "email"
+    )

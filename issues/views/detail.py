@@ -12,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import roles
-from accounts.models import Role, User
 from issues import queries, services, workflow
 from issues.errors import FieldPermissionDenied, VersionConflict
 from issues.models import IssueEvent, Severity, Status
@@ -26,20 +25,34 @@ def _panel_context(request, issue, **extra) -> dict:
         "issue": issue,
         "can_triage": roles.can_triage(request.user),
         "can_edit_text": roles.can_edit_text(request.user, issue),
-        "statuses": [
-            (value, label)
-            for value, label in Status.choices
-            if workflow.can_move(issue.status, value)
-        ],
-        "severities": [(s.name, s.label) for s in Severity],
-        "assignees": User.objects.filter(
-            is_active=True, role__in=[Role.MAINTAINER, Role.ADMIN]
-        ).order_by("display_name", "email"),
+        "selects": _selects(issue),
         "all_labels": queries.labels(),
         "issue_labels": {label.pk for label in issue.labels.all()},
         "watching": services.is_watching(request.user, issue),
         **extra,
     }
+
+
+def _selects(issue) -> list[dict]:
+    """The panel's drop-downs: only the statuses the workflow allows from here,
+    only people who may be assigned."""
+    statuses = [(v, label) for v, label in Status.choices if workflow.can_move(issue.status, v)]
+    people = [(str(user.pk), user.name) for user in queries.assignable_users()]
+    return [
+        {"name": "status", "label": "Status", "options": statuses, "current": issue.status},
+        {
+            "name": "severity",
+            "label": "Severity",
+            "options": [(s.name, s.label) for s in Severity],
+            "current": Severity(issue.severity).name,
+        },
+        {
+            "name": "assignee",
+            "label": "Assignee",
+            "options": [("", "Nobody"), *people],
+            "current": str(issue.assignee_id or ""),
+        },
+    ]
 
 
 def changes_since(issue, version: int | None) -> list[IssueEvent]:

@@ -8,7 +8,6 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
-from accounts.models import Role, User
 from issues import queries, services
 from issues.errors import VersionConflict
 from issues.filters import ORDERINGS, IssueFilter
@@ -37,9 +36,7 @@ def _filter_context(request, issue_filter) -> dict:
         "statuses": Status.choices,
         "severities": [(s.name, s.label) for s in Severity],
         "labels": queries.labels(),
-        "assignees": User.objects.filter(
-            is_active=True, role__in=[Role.MAINTAINER, Role.ADMIN]
-        ).order_by("display_name", "email"),
+        "assignees": queries.assignable_users(),
         "chosen": {
             "status": data.get("status", []),
             "severity": [Severity(v).name for v in data.get("severity", [])],
