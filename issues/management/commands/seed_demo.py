@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Role, User
-from issues import services
+from issues import notifications, services
 from issues.models import Issue, Label, Severity, Status
 
 DEMO_USERS = [
@@ -91,7 +91,9 @@ class Command(BaseCommand):
         if User.objects.filter(email=DEMO_USERS[0][0]).exists():
             self.stdout.write("Demo data already present.")
         else:
-            self._seed(issues)
+            # One digest per demo user rather than a mail per seeded change.
+            with notifications.collected():
+                self._seed(issues)
         self.stdout.write("Demo logins (email / password):")
         for email, _name, role, password in DEMO_USERS:
             self.stdout.write(f"  {role:<10} {email:<26} {password}")
