@@ -34,5 +34,5 @@ if [ $# -gt 0 ]; then
 fi
 # Browser tests run in a session of their own: Playwright keeps an event loop in
 # its thread, which the in-process async tests must not share.
-pytest -n "${PYTEST_WORKERS:-2}" --ignore=e2e --cov --cov-report=
+pytest -n "${PYTEST_WORKERS:-2}" accounts issues reports tracker --cov --cov-report=
 pytest -n "${PYTEST_WORKERS:-2}" e2e --cov --cov-append --cov-report=term --cov-report=html
