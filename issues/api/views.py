@@ -257,25 +257,21 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
         responses={200: s.IssueSerializer, 400: ERROR, 403: ERROR, 409: CONFLICT},
     )
     def put(self, request, issue_id):
-        issue = get_visible_issue(request, issue_id)
-        data = validated(s.LabelsInput, request.data)
-        updated = services.replace_labels(
-            actor=request.user,
-            issue=issue,
-            labels=data["labels"],
-            version=self.optional_version(request, issue, data.get("version")),
-        )
-        return self.issue_response(updated)
+        return self._change(request, issue_id, services.replace_labels)
 
     @extend_schema(
         summary="Add labels, keeping the others",
         request=s.LabelsInput,
+        parameters=[IF_MATCH],
         responses={200: s.IssueSerializer, 400: ERROR, 403: ERROR, 409: CONFLICT},
     )
     def post(self, request, issue_id):
+        return self._change(request, issue_id, services.add_labels)
+
+    def _change(self, request, issue_id, service):
         issue = get_visible_issue(request, issue_id)
         data = validated(s.LabelsInput, request.data)
-        updated = services.add_labels(
+        updated = service(
             actor=request.user,
             issue=issue,
             labels=data["labels"],
