@@ -1,9 +1,11 @@
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.tests.factories import PASSWORD, UserFactory
+from tracker import settings as project_settings
 
 INSERT_USER = """
 INSERT INTO accounts_user (email, display_name, role, is_active, date_joined, password)
@@ -138,3 +140,9 @@ def test_name_and_str_fall_back_to_the_email():
 
     assert (str(named), named.name) == ("Ada Admin", "Ada Admin")
     assert (str(unnamed), unnamed.name) == ("bob.smith@example.com", "bob.smith")
+
+
+def test_passwords_are_stored_with_argon2(settings):
+    # The suite swaps in a fast hasher; put the project's own list back.
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
+    assert make_password("correct horse battery staple").startswith("argon2$")
