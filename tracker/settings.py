@@ -131,6 +131,7 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # permission-checked view, so there is deliberately no MEDIA_URL route.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".data" / "media")
 MEDIA_URL = "/media/"
+BACKUP_DIR = env.path("BACKUP_DIR", default=BASE_DIR / "backups")  # manage.py backup/restore
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_ALLOWED_TYPES = env.list(
     "ATTACHMENT_ALLOWED_TYPES",
