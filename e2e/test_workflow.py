@@ -108,6 +108,9 @@ def test_bulk_status_from_the_list(as_user):
     page.get_by_role("button", name="Apply to selected").click()
 
     expect(page.get_by_role("status")).to_contain_text("Moved 2 issue(s) to Done.")
+    # The table refreshes itself on the change it just made; the notice stays.
+    page.wait_for_timeout(1500)
+    expect(page.get_by_role("status")).to_contain_text("Moved 2 issue(s) to Done.")
     statuses = {i.title: i.status for i in Issue.objects.all()}
     assert statuses == {"Bulk 0": Status.DONE, "Bulk 1": Status.DONE, "Bulk 2": Status.OPEN}
 

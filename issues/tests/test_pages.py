@@ -171,6 +171,19 @@ def test_bulk_status_changes_nothing_when_one_issue_cannot_move(maintainer, repo
     assert stuck.status == Status.TRIAGED
 
 
+def test_bulk_status_without_javascript_renders_the_whole_page(maintainer, reporter):
+    issue = IssueFactory(reporter=reporter)
+
+    response = logged_in(maintainer).post(
+        url("bulk-status"), {"ids": [str(issue.pk)], "status": "DONE"}
+    )
+
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in text and "Moved 1 issue(s) to Done." in text
+    assert text.count('id="bulk-notice"') == 1
+
+
 def test_reporters_cannot_bulk_change(reporter):
     mine = IssueFactory(reporter=reporter)
 

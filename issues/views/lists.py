@@ -89,10 +89,8 @@ def bulk_status(request):
         "selected": set(ids) if error else set(),
         **_filter_context(request, issue_filter),
     }
-    response = render(request, "issues/_results.html", context, status=400 if error else 200)
-    if error:
-        response["HX-Reswap"] = "outerHTML"  # htmx swaps error responses only when told to
-    return response
+    template = "issues/_results.html" if request.htmx else "issues/list.html"
+    return render(request, template, context, status=400 if error else 200)
 
 
 @require_GET
