@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from accounts.tests.factories import UserFactory
 from e2e.conftest import screenshot
 from issues import services
-from issues.models import Issue, Status
+from issues.models import Issue, Severity, Status
 from issues.tests.factories import IssueFactory, LabelFactory
 
 pytestmark = pytest.mark.e2e
@@ -209,3 +209,18 @@ def test_script_in_markdown_does_not_run(as_user):
 
     assert page.evaluate("window.pwned") is None
     assert page.locator("script:not([src])").count() == 0
+
+
+def test_a_live_refresh_keeps_the_filters_chosen_on_the_page(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    IssueFactory(reporter=maintainer, title="Critical one", severity=Severity.CRITICAL)
+    page = as_user(maintainer)
+
+    page.locator("#filters").get_by_label("Critical").check()
+    expect(page).to_have_url(re.compile(r"severity=CRITICAL"))
+    IssueFactory(reporter=maintainer, title="Low one", severity=Severity.LOW)
+    IssueFactory(reporter=maintainer, title="Another critical", severity=Severity.CRITICAL)
+
+    expect(page.get_by_role("link", name="Another critical")).to_be_visible(timeout=LIVE)
+    expect(page.get_by_role("link", name="Low one")).to_have_count(0)
+    expect(page.locator("#export-link")).to_have_attribute("href", re.compile(r"export\.csv"))

@@ -20,5 +20,16 @@
   document.addEventListener("htmx:configRequest", function (event) {
     const token = document.querySelector("meta[name=csrf-token]");
     if (token) event.detail.headers["X-CSRFToken"] = token.content;
+    // Filtering pushes its query into the address bar without a reload: a live
+    // refresh asks for what the address bar shows now, not what the page began with.
+    if (event.detail.elt.hasAttribute("data-follow-location")) {
+      event.detail.path = window.location.pathname + window.location.search;
+    }
+  });
+
+  // The same for links that carry the list's query elsewhere (CSV export).
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("a[data-follow-location]");
+    if (link) link.search = window.location.search;
   });
 })();
