@@ -3,7 +3,6 @@ against a real server process: uvicorn serving the ASGI app, as in production,
 so that server-sent events (live updates) work as they do for users."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,9 +10,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from accounts.tests.factories import PASSWORD
+from tracker.tests.support import database_url, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,23 +49,14 @@ def _test_transport():
     settings, so users must be created with them too."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(django_db_setup, tmp_path_factory):
     """uvicorn on a free port, using this test session's database."""
-    db = settings.DATABASES["default"]
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    database_url = f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    port = _free_port()
+    port = free_port()
     media = tmp_path_factory.mktemp("media")
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url(),
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
         "SESSION_COOKIE_SECURE": "0",

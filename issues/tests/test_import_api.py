@@ -8,7 +8,8 @@ from django.urls import reverse
 from accounts.tests.factories import UserFactory
 from issues.models import EventKind, ImportJob, ImportStatus, Issue, IssueEvent
 from issues.tests.api import assert_error, client_for
-from issues.tests.csv_helpers import Worker, csv_bytes, upload, wait_for_job
+from issues.tests.csv_helpers import csv_bytes, upload, wait_for_job
+from tracker.tests.support import CeleryWorker
 
 URL = "/api/issues/import/"
 
@@ -169,7 +170,12 @@ def test_an_import_is_seen_by_who_started_it_and_by_admins(maintainer_api, admin
 def worker(transactional_db, settings, tmp_path):
     """A real `celery worker` process on the test database and the real Redis broker,
     consuming a queue of its own (the import task is sent there)."""
-    process = Worker(settings.MEDIA_ROOT, tmp_path / "worker.log", IMPORT_BATCH_SIZE="40")
+    process = CeleryWorker(
+        tmp_path / "worker.log",
+        prefix="test-import",
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        IMPORT_BATCH_SIZE="40",
+    )
     settings.IMPORT_QUEUE = process.queue
     try:
         process.wait_ready()

@@ -15,7 +15,6 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -30,6 +29,7 @@ from accounts.models import Role
 from issues import live, live_listener, live_views, services
 from issues.live_listener import RESYNC, Hub, Subscription, messages_for
 from reports.tasks import aggregate_daily_stats
+from tracker.tests.support import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 UVICORN = Path(sys.executable).parent / "uvicorn"
@@ -365,22 +365,6 @@ def test_recheck_follows_role_changes(reporter):
 
 
 # --- (c), (d) A real uvicorn -------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url() -> str:
-    """The test database, for a server process started by the test."""
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s["PASSWORD"]:
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    host = quote(s["HOST"] or "127.0.0.1", safe="")
-    return f"postgres://{auth}@{host}:{s['PORT'] or 5432}/{quote(s['NAME'], safe='')}"
 
 
 class Stream:

@@ -7,14 +7,10 @@ The services schedule the task with transaction.on_commit; here the captured
 callbacks are executed and the task runs in this process (its apply_async is
 replaced by a direct call), so the mail lands in django.core.mail.outbox."""
 
-import os
 import re
-import signal
-import subprocess
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core import mail
@@ -28,6 +24,7 @@ from issues import markdown, mentions, notifications, services
 from issues.errors import VersionConflict
 from issues.models import Issue, IssueEvent, Status, Watch
 from issues.tests.factories import IssueFactory
+from tracker.tests.support import CeleryWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -474,50 +471,17 @@ def test_mention_lookups_are_bounded_and_case_insensitive(maintainer):
 # --- through a real worker and the real broker ----------------------------------------
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_sends_the_mail_after_the_commit(tmp_path, settings, reporter, maintainer):
-    queue = f"test-notifications-{uuid.uuid4().hex[:12]}"
-    settings.NOTIFICATIONS_QUEUE = queue  # this process sends there; only our worker reads it
     outbox = tmp_path / "mail"
     outbox.mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),  # the test database, which this test commits to
-        "EMAIL_URL": f"filemail:///{outbox}",  # four slashes: an absolute path
-        "CONN_MAX_AGE": "0",
-    }
     log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/celery"),
-                "-A",
-                "tracker",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                queue,
-                "-n",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    worker = CeleryWorker(
+        log,
+        prefix="test-notifications",
+        EMAIL_URL=f"filemail:///{outbox}",  # four slashes: an absolute path
+    )
+    settings.NOTIFICATIONS_QUEUE = worker.queue  # this process sends there; only it reads
     try:
         issue = services.create_issue(actor=reporter, title="Printer on fire")
         services.add_comment(actor=maintainer, issue=issue, body="On my way with water.")
@@ -527,15 +491,10 @@ def test_a_real_worker_sends_the_mail_after_the_commit(tmp_path, settings, repor
         while time.monotonic() < deadline and reporter.email not in written:
             time.sleep(0.5)
             written = "".join(p.read_text(errors="replace") for p in outbox.iterdir())
-            assert worker.poll() is None, log.read_text()[-3000:]
-        assert reporter.email in written, log.read_text()[-3000:]
+            assert worker.process.poll() is None, worker.output()
+        assert reporter.email in written, worker.output()
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+        worker.stop()
 
     assert f"Subject: [Tracker] #{issue.number} Printer on fire" in written
     assert "Max Maintainer commented:" in written

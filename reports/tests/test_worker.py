@@ -3,38 +3,22 @@ broker (not eager mode): the worker is started on a queue of its own, reads the
 test database (the rows are committed: transactional test), and writes DailyStat
 rows that must equal direct counts."""
 
-import os
-import signal
-import subprocess
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from issues import services
 from issues.models import Issue, Severity, Status
 from reports import tasks
 from reports.models import DailyStat
+from tracker.tests.support import CeleryWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
 TIMEOUT = 60
-
-
-def database_url() -> str:
-    """The test database, as the worker must reach it."""
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{credentials}{host}{port}/{quote(db['NAME'], safe='')}"
 
 
 @pytest.fixture
@@ -42,48 +26,17 @@ def worker(transactional_db, tmp_path):
     """A worker consuming only its own queue; stopped (and waited for) at the end,
     before the test database is flushed."""
     assert not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
-    queue = f"reports-test-{uuid.uuid4().hex}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
-        "CONN_MAX_AGE": "0",
-    }
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(CELERY),
-                "-A",
-                "tracker",
-                "worker",
-                "--pool=solo",
-                "--concurrency=1",
-                "-Q",
-                queue,
-                "-n",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = CeleryWorker(
+        tmp_path / "worker.log",
+        prefix="reports-test",
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_RESULT_BACKEND=settings.CELERY_RESULT_BACKEND,
+    )
     try:
-        yield queue, proc, log
+        yield process.queue, process.process, process.log
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # warm shutdown
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        process.stop()
 
 
 def direct_counts() -> dict[tuple[str, int], int]:

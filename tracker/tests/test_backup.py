@@ -19,6 +19,7 @@ from issues.models import Issue, Severity, Status
 from issues.tests.factories import CommentFactory, IssueFactory, LabelFactory
 from reports.tasks import aggregate_daily_stats
 from tracker.management.maintenance import app_models
+from tracker.tests.support import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,7 +136,7 @@ def test_commands_exit_non_zero_from_the_command_line(tmp_path, db):
     dump.write_bytes(b"not really")
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "BACKUP_DIR": str(tmp_path),
         "MEDIA_ROOT": str(tmp_path / "media"),
     }
@@ -161,9 +162,3 @@ def test_commands_exit_non_zero_from_the_command_line(tmp_path, db):
     # The test database has no daily stats yet: a finding, so exit status 1.
     assert result.returncode == 1, result.stdout + result.stderr
     assert "daily stats: none computed yet" in result.stdout
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

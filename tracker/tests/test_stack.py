@@ -14,14 +14,10 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
+from tracker.tests.support import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 180
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_open(port: int) -> bool:
