@@ -111,6 +111,12 @@ class Issue(models.Model):
             models.Index(fields=["created_at"], name="issue_created_idx"),
             models.Index(fields=["status", "-updated_at"], name="issue_status_updated_idx"),
             models.Index(fields=["severity", "status"], name="issue_severity_status_idx"),
+            # Open issues per severity (/metrics, reports): reads the open rows only.
+            models.Index(
+                fields=["severity"],
+                name="issue_open_severity_idx",
+                condition=~models.Q(status=Status.DONE),
+            ),
             models.Index(fields=["assignee", "status"], name="issue_assignee_status_idx"),
             models.Index(fields=["reporter", "-updated_at"], name="issue_reporter_updated_idx"),
             models.Index(

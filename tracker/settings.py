@@ -4,6 +4,8 @@ environment (12-factor), with defaults that work for `make run` on a laptop."""
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +38,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: binds the request id before anything logs, and times the whole stack.
+    "tracker.request_log.RequestLogMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "tracker.metrics.db_queries.QueryCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -45,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: per-view request counts and latency (the view's own time).
+    "tracker.metrics.http.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "tracker.urls"
@@ -221,8 +229,8 @@ SPECTACULAR_SETTINGS = {
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-# Health checks come from inside the container or the load balancer, over HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# Health checks and scrapes come from inside the network, over HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -232,10 +240,51 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- Metrics and logs -----------------------------------------------------------
+
+# /metrics (tracker.metrics.access): readable from METRICS_ALLOWED_NETWORKS (CIDRs)
+# or with "Authorization: Bearer <METRICS_TOKEN>". Networks unset or empty: loopback
+# only, or none once a token is set.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+# json: one JSON object per line (production); text: readable lines (development).
+LOG_FORMAT = env("LOG_FORMAT", default="") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "filters": {"context": {"()": "tracker.log_context.ContextFilter"}},
+    "formatters": {
+        "text": {
+            "()": "tracker.log_context.TextFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(context)s%(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["levelname", "name", "message"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+            # uvicorn adds a copy of its message with terminal colours.
+            "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Through the root handler only (Django's default adds a DEBUG-only one of its own).
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        # uvicorn's own lines in our format; its access line would repeat ours
+        # (tracker.request), so it is off.
+        "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
 }

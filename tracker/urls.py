@@ -3,10 +3,12 @@ from django.urls import include, path
 
 from issues import live_views
 from tracker import health, views
+from tracker.metrics.views import metrics
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
+    path("metrics", metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("issues/", include("issues.urls")),
     path("dashboard/", include("reports.urls")),
