@@ -28,4 +28,6 @@ USER tracker
 ENV MEDIA_ROOT=/data/media \
     WEB_CONCURRENCY=2
 EXPOSE 8000
-CMD ["sh", "-c", "uvicorn tracker.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers --forwarded-allow-ips='*' --no-server-header --timeout-graceful-shutdown 5"]
+# With PROMETHEUS_MULTIPROC_DIR set (compose sets it for `web`), the worker
+# processes share their metrics through files there, emptied at every start.
+CMD ["sh", "-c", "if [ -n \"$PROMETHEUS_MULTIPROC_DIR\" ]; then rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\"; fi; exec uvicorn tracker.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers --forwarded-allow-ips='*' --no-server-header --timeout-graceful-shutdown 5"]
