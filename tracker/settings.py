@@ -244,6 +244,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tracker.api.Pagination",
     "EXCEPTION_HANDLER": "tracker.api.exception_handler",
     "DEFAULT_METADATA_CLASS": "tracker.api.Metadata",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "tracker.api.BrowsableAPIRenderer",  # DRF's, with the one CSP relaxation it needs
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Per user when signed in, per client address otherwise; over the rate: 429
     # with Retry-After. Rates are "<count>/<second|minute|hour|day>"; DRF keeps a

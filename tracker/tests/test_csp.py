@@ -75,6 +75,22 @@ def test_pages_for_people_not_logged_in_carry_it_too():
     assert_policy(response)
 
 
+@pytest.mark.django_db
+def test_the_browsable_api_alone_may_use_inline_styles_but_no_inline_script(admin_user):
+    """DRF's HTML view of the API has style attributes in its templates: the one,
+    documented relaxation."""
+    client = Client()
+    client.force_login(admin_user)
+
+    html = client.get(reverse("api:issue-list"), HTTP_ACCEPT="text/html")
+    json_response = client.get(reverse("api:issue-list"), HTTP_ACCEPT="application/json")
+
+    assert html["Content-Type"].startswith("text/html")
+    assert policy(html)["style-src"] == "'self' 'unsafe-inline'"
+    assert policy(html)["script-src"] == "'self'"
+    assert_policy(json_response)
+
+
 # --- the templates need nothing the policy forbids -------------------------------------
 
 
