@@ -7,7 +7,7 @@ a person can fill in: nothing runs, nothing is even attempted."""
 import pytest
 from playwright.sync_api import expect
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import PASSWORD, UserFactory
 from issues import services
 from issues.tests.factories import IssueFactory, LabelFactory
 
@@ -178,3 +178,26 @@ def test_xss_payloads_in_every_field_neither_run_nor_try_to(as_user, world):
     # Shown as the text it is.
     expect(page.get_by_role("heading", level=1)).to_contain_text(PAYLOADS[0])
     expect(page.locator("#panel .label", has_text="svg onload").first).to_have_text(label.name)
+
+
+def test_repeated_wrong_passwords_lock_out_with_a_clear_page(server, page, transactional_db):
+    """Through the real ASGI server (axes' middleware runs async there): the fifth
+    wrong password (LOGIN_FAILURE_LIMIT) shows the lockout page; so does the right one."""
+    user = UserFactory()
+
+    def attempt(password):
+        page.goto(f"{server}/accounts/login/")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+
+    for _ in range(4):
+        attempt("not-the-password")
+        expect(page.get_by_role("alert")).to_contain_text("enter a correct")
+    attempt("not-the-password")
+    expect(page.get_by_role("heading", name="Login locked for now")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Try again in 15 minutes")
+
+    attempt(PASSWORD)
+    expect(page.get_by_role("heading", name="Login locked for now")).to_be_visible()
+    assert page.url.endswith("/accounts/login/")
