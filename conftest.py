@@ -45,3 +45,14 @@ def _test_transport(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _unthrottled_api(settings):
+    """The suite makes far more API requests per minute than any rate allows a
+    person; the rate limits are tested on their own (tracker/tests/test_throttling.py)
+    with rates they set. No rate: DRF does not even consult the throttle cache."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None},
+    }

@@ -1,3 +1,4 @@
+from axes.models import AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -9,6 +10,11 @@ from accounts.models import ApiToken, User
 
 # Roles replace groups and per-object permissions.
 admin.site.unregister(Group)
+# Of axes' models only the failed-login counters are kept (AXES_DISABLE_ACCESS_LOG):
+# their admin ("Access attempts") shows who is locked out, and deleting a row
+# unlocks that email and address.
+admin.site.unregister(AccessLog)
+admin.site.unregister(AccessFailureLog)
 
 
 class UniqueEmailMixin:

@@ -2,16 +2,28 @@
 
 from django.contrib.auth import authenticate
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import roles, services
+from accounts import lockout, roles, services
 from accounts.models import ApiToken, Role, User
 from tracker.api import JSON_ONLY, Pagination, StrictSerializer, validated
+
+
+class LoginLockedOut(APIException):
+    """429 with Retry-After (DRF's handler sets it from `wait`), in our error shape."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = lockout.LOCKED_OUT
+    default_code = "locked_out"
+
+    def __init__(self, detail=None, *, wait: int):
+        super().__init__(detail)
+        self.wait = wait
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -34,13 +46,14 @@ class NewTokenSerializer(TokenSerializer):
 
 
 class TokenRequest(StrictSerializer):
-    email = serializers.CharField()
+    email = serializers.CharField(max_length=254)
     password = serializers.CharField(trim_whitespace=False)
     name = serializers.CharField(required=False, max_length=100)
 
 
 class ObtainToken(GenericAPIView):
-    """Email and password in, a new personal token out."""
+    """Email and password in, a new personal token out. Guarded like the login
+    page: repeated wrong passwords lock the (email, client address) pair out."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -50,13 +63,20 @@ class ObtainToken(GenericAPIView):
     @extend_schema(
         summary="Exchange email and password for an API token",
         request=TokenRequest,
-        responses={201: NewTokenSerializer},
+        responses={
+            201: NewTokenSerializer,
+            429: OpenApiResponse(description="locked out after repeated wrong passwords"),
+        },
     )
     def post(self, request):
         data = validated(TokenRequest, request.data)
         user = authenticate(request, username=data["email"], password=data["password"])
+        if user is None and lockout.is_locked_out(request):
+            seconds = lockout.retry_after_seconds(request, {"username": data["email"]})
+            raise LoginLockedOut(lockout.message(seconds), wait=seconds)
         if user is None:
             raise ValidationError({"non_field_errors": ["Wrong email or password."]})
+        lockout.succeeded(request, {"username": data["email"]})
         token, key = services.create_token(actor=user, name=data.get("name", "API token"))
         token.token = key
         return Response(NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)

@@ -17,9 +17,13 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import services
+from accounts import lockout, services
 from accounts.forms import NotificationsForm, ProfileForm, SignupForm, TokenForm
 from accounts.models import ApiToken
+
+# The backend that checks passwords and loads a session's user; axes' backend,
+# first in AUTHENTICATION_BACKENDS, only refuses locked-out clients.
+LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 # --- sign-up -------------------------------------------------------------------------
 
@@ -41,7 +45,7 @@ def signup(request):
             # Two sign-ups with one address at once: the unique index decides.
             form.add_error("email", "An account with this email already exists.")
         else:
-            login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+            login(request, user, backend=LOGIN_BACKEND)
             return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/signup.html", {"form": form})
 
@@ -175,8 +179,16 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """A new password set through the mailed link also lifts a login lockout:
+    whoever holds the mailbox is the owner, and the old failures no longer count."""
+
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        lockout.unlock(form.user.email)
+        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):

@@ -1,6 +1,7 @@
 """Tracker settings. Every value that differs between machines comes from the
 environment (12-factor), with defaults that work for `make run` on a laptop."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -31,6 +32,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "tracker",
     "accounts",
     "issues",
@@ -51,6 +54,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # After the others, so that it turns a login refused for a locked-out client
+    # into the lockout page.
+    "axes.middleware.AxesMiddleware",
     # Last: per-view request counts and latency (the view's own time).
     "tracker.metrics.http.PrometheusAfterMiddleware",
 ]
@@ -93,6 +100,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63799/0")
 
+# The API's rate-limit counters must be shared by every web process, hence Redis.
+# Short timeouts: when Redis is away, throttling gives up (tracker.throttling)
+# instead of holding the request.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("THROTTLE_CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "throttle",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    },
+}
+
 # --- Accounts ----------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
@@ -106,12 +126,38 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+# Axes first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login lockout (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one email
+# from one address lock that pair out for LOGIN_COOLOFF_MINUTES, on the login page,
+# the admin's login and POST /api/auth/token/ alike. Keying on the pair, not the
+# email alone, stops a stranger from locking someone out from everywhere.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Retrying while locked out does not push the end of the lockout further away,
+# so the time the lockout page names stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Both the login form and the token endpoint pass the email as `username`; it is
+# compared lower-cased, as the login itself is case-insensitive.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.client_username"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Failed attempts live in the database (axes' AccessAttempt); successful logins
+# are not logged, so nothing grows without bound.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- Internationalisation, static and media files ----------------------------
 
@@ -207,7 +253,25 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tracker.api.Pagination",
     "EXCEPTION_HANDLER": "tracker.api.exception_handler",
     "DEFAULT_METADATA_CLASS": "tracker.api.Metadata",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "tracker.api.BrowsableAPIRenderer",  # DRF's, with the one CSP relaxation it needs
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per user when signed in, per client address otherwise; over the rate: 429
+    # with Retry-After. Rates are "<count>/<second|minute|hour|day>"; DRF keeps a
+    # timestamp per request in the window, so prefer short windows to huge counts.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tracker.throttling.AnonRateThrottle",
+        "tracker.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_RATE_ANON", default="60/minute"),
+        "user": env("API_RATE_USER", default="600/minute"),
+    },
+    # The client address is REMOTE_ADDR (which uvicorn sets from X-Forwarded-For
+    # for the proxies FORWARDED_ALLOW_IPS trusts); never a header a client can forge.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tracker API",
@@ -239,6 +303,24 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts, styles and everything else from
+# our own origin only; no inline script or style anywhere (label colours and the
+# like are set through the CSSOM by static/js/tracker.js).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Metrics and logs -----------------------------------------------------------
 
@@ -286,5 +368,7 @@ LOGGING = {
         # (tracker.request), so it is off.
         "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        # Not a line per process start; failed logins and lockouts (axes.handlers) still log.
+        "axes.apps": {"level": "WARNING"},
     },
 }

@@ -3,6 +3,7 @@ request) and the users admin, whose role changes go through accounts.services.""
 
 import pytest
 from django.contrib import admin
+from django.test import Client
 from django.urls import reverse
 
 from accounts import services
@@ -144,6 +145,7 @@ REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
 @pytest.fixture
 def some_of_everything(admin_user, issue):
+    Client().post(reverse("accounts:login"), {"username": issue.reporter.email, "password": "no"})
     LabelFactory(name="bug")
     CommentFactory(issue=issue)
     aggregate_daily_stats()

@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
+from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -58,18 +59,24 @@ def test_get_by_natural_key_raises_for_an_unknown_email():
         User.objects.get_by_natural_key("nobody@example.com")
 
 
+def web_login(client, **credentials) -> bool:
+    """client.login as a login from the web: the lockout backend (axes) refuses an
+    authentication without the request it came with."""
+    return client.login(request=RequestFactory().post("/"), **credentials)
+
+
 def test_login_with_email_and_password_works(client, reporter):
-    assert client.login(username=reporter.email, password=PASSWORD) is True
+    assert web_login(client, username=reporter.email, password=PASSWORD) is True
     assert client.session["_auth_user_id"] == str(reporter.pk)
 
 
 def test_login_with_the_email_in_another_case_works(client, reporter):
-    assert client.login(username=reporter.email.upper(), password=PASSWORD) is True
+    assert web_login(client, username=reporter.email.upper(), password=PASSWORD) is True
     assert client.session["_auth_user_id"] == str(reporter.pk)
 
 
 def test_login_with_a_wrong_password_fails(client, reporter):
-    assert client.login(username=reporter.email, password=PASSWORD + "x") is False
+    assert web_login(client, username=reporter.email, password=PASSWORD + "x") is False
     assert "_auth_user_id" not in client.session
 
 
@@ -77,7 +84,7 @@ def test_login_with_a_wrong_password_fails(client, reporter):
 def test_login_of_an_inactive_user_fails(client):
     user = UserFactory(is_active=False)
 
-    assert client.login(username=user.email, password=PASSWORD) is False
+    assert web_login(client, username=user.email, password=PASSWORD) is False
 
 
 @pytest.mark.django_db

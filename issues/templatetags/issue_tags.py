@@ -12,6 +12,16 @@ def markdown(text: str) -> SafeString:
     return md.render(text)
 
 
+# Replies deeper than this are indented no further (static/css/tracker.css has a
+# class per level: the Content-Security-Policy allows no inline style).
+MAX_INDENT = 6
+
+
+@register.filter
+def indent(depth) -> int:
+    return max(0, min(int(depth or 0), MAX_INDENT))
+
+
 @register.filter
 def severity_name(value) -> str:
     return Severity(value).name.lower()

@@ -284,7 +284,7 @@ def test_the_issue_page_shows_markdown_timeline_and_threads(maintainer, reporter
     assert 'href="/issues/1/"' in text
     assert "opened this issue" in text
     assert text.index("First!") < text.index("A reply")
-    assert "--depth: 1" in text
+    assert "comment depth-1" in text
     # A reporter sees values, not the triage controls.
     assert 'id="panel-status"' not in text
 

@@ -1,4 +1,5 @@
-// Site-wide behaviour: keyboard shortcuts and the CSRF token for htmx requests.
+// Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests, and
+// label colours.
 (function () {
   "use strict";
 
@@ -32,4 +33,40 @@
     const link = event.target.closest("a[data-follow-location]");
     if (link) link.search = window.location.search;
   });
+
+  // A label's colour comes with the data (data-colour="#rrggbb"). The
+  // Content-Security-Policy refuses inline style attributes, so the colour is set
+  // through the CSSOM instead, on every label that appears: at load, in htmx swaps
+  // and morphs (which drop the style they do not know), and in board.js's cards.
+  const COLOUR = /^#[0-9a-fA-F]{6}$/;
+
+  function paint(element) {
+    const colour = (element.getAttribute("data-colour") || "").toLowerCase();
+    if (!COLOUR.test(colour)) return;
+    if (element.style.getPropertyValue("--label").trim().toLowerCase() !== colour) {
+      element.style.setProperty("--label", colour);
+    }
+  }
+
+  function paintAll(root) {
+    if (root.nodeType !== Node.ELEMENT_NODE) return;
+    if (root.hasAttribute("data-colour")) paint(root);
+    root.querySelectorAll("[data-colour]").forEach(paint);
+  }
+
+  new MutationObserver(function (records) {
+    records.forEach(function (record) {
+      if (record.type === "attributes") {
+        if (record.target.hasAttribute("data-colour")) paint(record.target);
+      } else {
+        record.addedNodes.forEach(paintAll);
+      }
+    });
+  }).observe(document.documentElement, {
+    subtree: true,
+    childList: true,
+    attributes: true,
+    attributeFilter: ["data-colour", "style"],
+  });
+  paintAll(document.documentElement);  // a deferred script: the page is parsed
 })();

@@ -1,0 +1,69 @@
+"""API rate limits (DRF throttling) that never turn a Redis outage into a 500.
+
+The counters live in the `throttle` cache (Redis, shared by every web process).
+When that cache cannot be reached the request is let through and a warning is
+logged; the cache is then left alone for RETRY_SECONDS, so an outage costs
+neither a connection timeout per request nor a warning per request. Over the
+rate, DRF answers 429 with Retry-After in our error shape (tracker.api).
+"""
+
+import logging
+import time
+
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from redis.exceptions import RedisError
+from rest_framework import throttling
+from rest_framework.settings import api_settings
+
+log = logging.getLogger(__name__)
+
+CACHE_ALIAS = "throttle"
+RETRY_SECONDS = 10.0
+UNREACHABLE = (RedisError, OSError)
+
+
+class _Outage:
+    """Until when (time.monotonic) the throttle cache is known to be down; shared
+    by every throttle of this process."""
+
+    until = 0.0
+
+
+class FailOpenThrottle(throttling.SimpleRateThrottle):
+    retry_seconds = RETRY_SECONDS
+
+    @property
+    def cache(self):
+        return caches[CACHE_ALIAS]
+
+    def get_rate(self):
+        # DRF reads the rates once, at import; reading them per request lets a
+        # settings change (or a test's override) take effect.
+        try:
+            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError:
+            message = f"No throttle rate set for the '{self.scope}' scope."
+            raise ImproperlyConfigured(message) from None
+
+    def allow_request(self, request, view):
+        if time.monotonic() < _Outage.until:
+            return True
+        try:
+            return super().allow_request(request, view)
+        except UNREACHABLE as exc:
+            _Outage.until = time.monotonic() + self.retry_seconds
+            log.warning(
+                "API rate limits are off for %.0f s: the throttle cache is unreachable (%s)",
+                self.retry_seconds,
+                exc,
+            )
+            return True
+
+
+class AnonRateThrottle(FailOpenThrottle, throttling.AnonRateThrottle):
+    """Anonymous requests, per client address (scope `anon`)."""
+
+
+class UserRateThrottle(FailOpenThrottle, throttling.UserRateThrottle):
+    """Per signed-in user (scope `user`); anonymous requests count per address."""
