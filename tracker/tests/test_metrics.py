@@ -118,6 +118,19 @@ def test_unresolved_paths_and_made_up_methods_share_one_label_each(client):
     assert not any(dict(labels).get("method") == "BREW" for _, labels in samples)
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", ["abc", "-5", "1e3"])
+def test_a_nonsense_content_length_is_still_counted_and_timed(client, length):
+    latency = "django_http_requests_latency_seconds_by_view_method_count"
+    labels = {"view": "health", "method": "POST"}
+    before = REGISTRY.get_sample_value(latency, labels) or 0
+
+    response = client.post(HEALTH, b"x", content_type="text/plain", CONTENT_LENGTH=length)
+
+    assert response.status_code in (400, 405)  # not a 500
+    assert REGISTRY.get_sample_value(latency, labels) == before + 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_every_statement_is_counted_once_even_across_reconnects():
     def counted() -> float:

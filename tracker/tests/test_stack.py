@@ -91,7 +91,9 @@ def test_run_starts_web_worker_and_beat_then_stops_cleanly_on_ctrl_c(stack):
 
     # The worker consumes from the real broker.
     broker = f"redis://127.0.0.1:{redis_port}/0"
-    app = Celery(broker=broker, backend=broker)
+    # Not the current app: shared tasks of later tests in this process would
+    # otherwise publish to this stack's broker after it has stopped.
+    app = Celery(broker=broker, backend=broker, set_as_current=False)
     try:
         assert app.send_task("tracker.ping").get(timeout=60) == "pong"
     finally:
