@@ -3,16 +3,12 @@ against a real server process: uvicorn serving the ASGI app, as in production,
 so that server-sent events (live updates) work as they do for users."""
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from accounts.tests.factories import PASSWORD
-from tracker.tests.support import database_url, free_port
+from tracker.tests.support import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,39 +48,16 @@ def _test_transport():
 @pytest.fixture(scope="session")
 def server(django_db_setup, tmp_path_factory):
     """uvicorn on a free port, using this test session's database."""
-    port = free_port()
     media = tmp_path_factory.mktemp("media")
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "STATIC_MANIFEST": "0",
-        "MEDIA_ROOT": str(media),
-        "CONN_MAX_AGE": "0",
-    }
-    log = (tmp_path_factory.mktemp("server") / "uvicorn.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "uvicorn"), "tracker.asgi:application",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/health/", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"the test server did not start; see {log.name}")
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    log = tmp_path_factory.mktemp("server") / "uvicorn.log"
+    web = WebServer(log, MEDIA_ROOT=str(media), CONN_MAX_AGE="0")
+    try:
+        web.start()
+    except AssertionError as exc:
+        web.kill()
+        pytest.fail(f"the test server did not start: {exc}")
+    yield web.base
+    web.stop()
 
 
 @pytest.fixture

@@ -108,12 +108,23 @@ def _may_notify(event: IssueEvent) -> bool:
 
 
 def _enqueuer(refs: list):
-    """The commit hook. robust: a broker that is down is logged, and does not turn
-    the committed change into an error for the person who made it."""
+    """The commit hook. A broker that is down costs these mails, with a warning,
+    and never turns the committed change into an error for the person who made it
+    (the publish gives up within a second or two: CELERY_TASK_PUBLISH_RETRY_POLICY
+    and the broker's socket timeouts). The next change after Redis is back is sent
+    as usual; nothing needs restarting."""
 
     def enqueue_notifications() -> None:
         options = {"queue": settings.NOTIFICATIONS_QUEUE} if settings.NOTIFICATIONS_QUEUE else {}
-        send_notifications.apply_async(args=[refs], **options)
+        try:
+            send_notifications.apply_async(args=[refs], **options)
+        except Exception as exc:  # kombu's and redis-py's connection errors have no common base
+            log.warning(
+                "notifications: the task queue is unreachable (%s: %s); no mail for event(s) %s",
+                type(exc).__name__,
+                " ".join(str(exc).split())[:200],
+                ",".join(str(ref[0]) for ref in refs),
+            )
 
     return enqueue_notifications
 

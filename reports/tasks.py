@@ -5,7 +5,9 @@ from issues import live
 from reports import stats
 
 
-@shared_task(name="reports.tasks.aggregate_daily_stats")
+# Sent by beat, not by requests; its result (the cells written) is kept for
+# operators and tests who wait for a run.
+@shared_task(name="reports.tasks.aggregate_daily_stats", ignore_result=False)
 def aggregate_daily_stats() -> int:
     """Refresh today's counts; open dashboards hear about it once they commit."""
     with transaction.atomic():

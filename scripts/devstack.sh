@@ -5,6 +5,7 @@
 #
 #   scripts/devstack.sh up     start what is needed (idempotent), print `export` lines
 #   scripts/devstack.sh down [postgres] [redis]   stop them (default both)
+#   scripts/devstack.sh restart postgres|redis     restart a running one (fast: clients are cut off)
 #   scripts/devstack.sh pgdir  where the PostgreSQL cluster lives
 #
 # Settings (environment): DATA_DIR (.data), PG_PORT (54329), REDIS_PORT (63799),
@@ -87,6 +88,16 @@ pg_down() {
   fi
 }
 
+pg_restart() {
+  local bin dir
+  bin=$(pg_bin)
+  dir=$(pg_dir)
+  # Same options as the running server (pg_ctl reuses postmaster.opts).
+  as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w -t 30 restart >/dev/null \
+    || die "PostgreSQL did not restart (log: $dir/server.log)"
+  log "PostgreSQL restarted"
+}
+
 redis_up() {
   mkdir -p "$REDIS_DIR"
   if [ -f "$REDIS_DIR/redis.pid" ] && kill -0 "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; then
@@ -138,10 +149,20 @@ case "${1:-}" in
       esac
     done
     ;;
+  restart)
+    shift
+    for target in "$@"; do
+      case "$target" in
+        postgres) pg_restart ;;
+        redis) redis_down; redis_up >/dev/null ;;
+        *) die "unknown server: $target" ;;
+      esac
+    done
+    ;;
   pgdir)
     pg_dir
     ;;
   *)
-    die "usage: $0 up|down|pgdir"
+    die "usage: $0 up|down|restart|pgdir"
     ;;
 esac

@@ -93,7 +93,11 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:54329/tracker")
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# 0: a connection per request. Under ASGI every request runs its sync code in a
+# thread of its own, so a persistent connection is never reused, only left open
+# until garbage collection (50 concurrent requests left 50 idle connections behind).
+# A positive value only pays off under WSGI or in long-running commands.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A database restart must cost at most one failed request, not a process restart.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -229,8 +233,39 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Fault behaviour (README, "Faults survived"):
+# - acks_late: a task is acknowledged when it has finished, so one lost with its
+#   whole worker (SIGKILL, machine gone) goes back to the queue once the visibility
+#   timeout has passed. Every task is safe to run twice: the stats are an upsert,
+#   an import skips the rows its file already produced, a mail digest at worst
+#   goes out twice.
+# - reject_on_worker_lost stays off: a task whose pool process dies under it (the
+#   OOM killer) is marked failed rather than requeued at once, since requeueing a
+#   task that kills its process would loop. The stats task is repaired by the next
+#   beat run anyway.
+# - visibility_timeout must exceed the longest task (a 100,000-row import), or
+#   Redis hands a running task to a second worker.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Requests enqueue tasks (mail, imports) and must not hang when Redis is away: a
+# refused connection fails within a second, a silent one within the timeouts.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+# Nothing waits for the results of mail and import tasks (a job's state is in its
+# ImportJob row). Sending a task whose result is kept first subscribes the sender
+# to that result in Redis, which with Redis down retries for about 20 s before the
+# send even starts; the tasks that are waited for say so themselves.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 STATS_INTERVAL_MINUTES = env.int("STATS_INTERVAL_MINUTES", default=30)
 CELERY_BEAT_SCHEDULE = {

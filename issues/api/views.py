@@ -5,9 +5,11 @@ endpoint, exactly like one that does not exist.
 """
 
 import uuid
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -75,6 +77,13 @@ class IssueViewMixin:
         response["ETag"] = issue.etag
         return response
 
+    def written_response(self, write, code=status.HTTP_200_OK, **headers) -> Response:
+        """Run `write` (a service call returning the issue) and read the answer in the
+        same transaction: the answer, and its ETag, are the version this write made,
+        even when someone else's write lands the moment it commits."""
+        with transaction.atomic():
+            return self.issue_response(write(), code, **headers)
+
     def optional_version(self, request: Request, issue: Issue, body_version: int | None):
         """The version named by the body or If-Match (which must agree), or None."""
         header = etag_version(request.headers.get("If-Match"), issue.pk)
@@ -115,9 +124,10 @@ class IssueList(IssueViewMixin, GenericAPIView):
     )
     def post(self, request):
         data = validated(s.IssueCreateInput, request.data)
-        issue = services.create_issue(actor=request.user, **data)
-        path = s.IssueSerializer(issue, context={"request": request}).data["url"]
-        return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
+        with transaction.atomic():
+            issue = services.create_issue(actor=request.user, **data)
+            path = s.IssueSerializer(issue, context={"request": request}).data["url"]
+            return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
 
 
 class IssueDetail(IssueViewMixin, GenericAPIView):
@@ -148,10 +158,15 @@ class IssueDetail(IssueViewMixin, GenericAPIView):
         issue = self.lookup_issue(request, **kwargs)
         data = dict(validated(s.IssuePatchInput, request.data))
         version = self.version_from(request, issue, data.pop("version", None))
-        updated = services.update_issue(
-            actor=request.user, issue=issue, version=version, changes=data
+        return self.written_response(
+            partial(
+                services.update_issue,
+                actor=request.user,
+                issue=issue,
+                version=version,
+                changes=data,
+            )
         )
-        return self.issue_response(updated)
 
     @extend_schema(summary="Delete an issue (ADMIN)", responses={204: None, 403: ERROR})
     def delete(self, request, **kwargs):
@@ -271,13 +286,15 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
     def _change(self, request, issue_id, service):
         issue = get_visible_issue(request, issue_id)
         data = validated(s.LabelsInput, request.data)
-        updated = service(
-            actor=request.user,
-            issue=issue,
-            labels=data["labels"],
-            version=self.optional_version(request, issue, data.get("version")),
+        return self.written_response(
+            partial(
+                service,
+                actor=request.user,
+                issue=issue,
+                labels=data["labels"],
+                version=self.optional_version(request, issue, data.get("version")),
+            )
         )
-        return self.issue_response(updated)
 
 
 class IssueLabel(IssueViewMixin, GenericAPIView):
@@ -289,8 +306,9 @@ class IssueLabel(IssueViewMixin, GenericAPIView):
     )
     def delete(self, request, issue_id, name):
         issue = get_visible_issue(request, issue_id)
-        updated = services.remove_label(actor=request.user, issue=issue, name=name)
-        return self.issue_response(updated)
+        return self.written_response(
+            partial(services.remove_label, actor=request.user, issue=issue, name=name)
+        )
 
 
 class BulkStatus(GenericAPIView):

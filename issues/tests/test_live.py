@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import queue
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from functools import partial
-from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from asgiref.sync import async_to_sync
@@ -29,27 +22,9 @@ from accounts.models import Role
 from issues import live, live_listener, live_views, services
 from issues.live_listener import RESYNC, Hub, Subscription, messages_for
 from reports.tasks import aggregate_daily_stats
-from tracker.tests.support import database_url, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-UVICORN = Path(sys.executable).parent / "uvicorn"
-
+from tracker.tests.support import WebServer, parse_sse, session_cookie
 
 # --- Helpers -----------------------------------------------------------------
-
-
-def parse_sse(text: str) -> list[dict]:
-    """Messages of an event stream, each a dict of its fields (a comment under "")."""
-    blocks = []
-    for raw in text.split("\n\n"):
-        if not raw.strip():
-            continue
-        block: dict = {}
-        for line in raw.split("\n"):
-            name, _, value = line.partition(":")
-            block[name] = value.removeprefix(" ")
-        blocks.append(block)
-    return blocks
 
 
 def public(issue, kind: str) -> dict:
@@ -81,12 +56,6 @@ def run_sync(fn):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
 
 
 # --- (a) pg_notify is transactional --------------------------------------------
@@ -367,143 +336,11 @@ def test_recheck_follows_role_changes(reporter):
 # --- (c), (d) A real uvicorn -------------------------------------------------------
 
 
-class Stream:
-    """One browser's EventSource, read by a thread into a queue of messages."""
-
-    def __init__(self, base: str, sessionid: str | None, headers: dict | None = None):
-        self.blocks: queue.Queue = queue.Queue()
-        self.status: int | None = None
-        self.headers: httpx.Headers | None = None
-        self.ended = threading.Event()
-        self._opened = threading.Event()
-        cookies = {"sessionid": sessionid} if sessionid else {}
-        self._thread = threading.Thread(
-            target=self._read, args=(base, cookies, headers or {}), daemon=True
-        )
-        self._thread.start()
-        assert self._opened.wait(10), "no response from /live/"
-
-    def _read(self, base, cookies, headers):
-        try:
-            timeout = httpx.Timeout(10, read=None)
-            with (
-                httpx.Client(base_url=base, cookies=cookies, timeout=timeout) as client,
-                client.stream("GET", "/live/", headers=headers) as response,
-            ):
-                self.status, self.headers = response.status_code, response.headers
-                self._opened.set()
-                if self.status != 200:
-                    response.read()
-                    return
-                buffer = ""
-                for text in response.iter_text():
-                    buffer += text
-                    *done, buffer = buffer.split("\n\n")
-                    for block in parse_sse("\n\n".join(done)):
-                        self.blocks.put(block)
-        except httpx.HTTPError:
-            pass  # the server went away
-        finally:
-            self._opened.set()
-            self.ended.set()
-
-    def next(self, timeout: float = 5) -> dict:
-        return self.blocks.get(timeout=timeout)
-
-    def wait_for(self, event: str, timeout: float) -> tuple[dict, list[dict]]:
-        """The data of the first `event` message, and the messages before it."""
-        deadline = time.monotonic() + timeout
-        before = []
-        while True:
-            try:
-                block = self.blocks.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                pytest.fail(f"no `{event}` within {timeout} s; got {before}")
-            if block.get("event") == event:
-                return json.loads(block["data"]), before
-            before.append(block)
-
-    def pending(self) -> list[dict]:
-        out = []
-        while not self.blocks.empty():
-            out.append(self.blocks.get_nowait())
-        return out
-
-
-class Server:
-    """`uvicorn tracker.asgi:application` on the test database."""
-
-    def __init__(self, port: int, log: Path):
-        self.port, self.log = port, log
-        self.base = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
-        self.streams: list[Stream] = []
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.env.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
-        # The browser tests allow sync database calls from async code; the server must not.
-        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-    def start(self):
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [str(UVICORN), "tracker.asgi:application", "--host", "127.0.0.1"]
-                + ["--port", str(self.port)],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"uvicorn exited:\n{self.log.read_text()}"
-            # Not a request: it could leave a database connection behind.
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        pytest.fail(f"uvicorn did not start:\n{self.log.read_text()}")
-
-    def stop(self, sig=signal.SIGTERM, timeout: float = 10) -> float:
-        """Send `sig` and wait for the process to go; how long it took."""
-        started = time.monotonic()
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                pytest.fail(f"uvicorn ignored {sig!r} for {timeout} s:\n{self.log.read_text()}")
-        return time.monotonic() - started
-
-    def stream(self, user=None, **headers) -> Stream:
-        stream = Stream(self.base, session_cookie(user) if user else None, headers)
-        self.streams.append(stream)
-        return stream
-
-    def open(self, user) -> Stream:
-        """A stream, once the server listens for notices on its behalf."""
-        stream = self.stream(user)
-        assert stream.status == 200
-        assert stream.next(10)["retry"] == "2000"
-        return stream
-
-
 @pytest.fixture
 def server(transactional_db, tmp_path):
-    srv = Server(free_port(), tmp_path / "uvicorn.log")
-    srv.start()
+    srv = WebServer(tmp_path / "uvicorn.log").start()
     yield srv
-    srv.proc.send_signal(signal.SIGKILL)
-    srv.proc.wait()
-    for stream in srv.streams:
-        stream.ended.wait(5)
+    srv.kill()
 
 
 def server_connections() -> dict[str, int]:

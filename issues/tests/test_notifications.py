@@ -7,6 +7,7 @@ The services schedule the task with transaction.on_commit; here the captured
 callbacks are executed and the task runs in this process (its apply_async is
 replaced by a direct call), so the mail lands in django.core.mail.outbox."""
 
+import logging
 import re
 import time
 import uuid
@@ -390,7 +391,7 @@ def test_the_task_goes_to_the_queue_the_settings_name(committed, tasks, issue, m
 
 
 def test_a_broker_failure_after_commit_does_not_undo_or_break_the_change(
-    django_capture_on_commit_callbacks, monkeypatch, issue, maintainer
+    django_capture_on_commit_callbacks, monkeypatch, caplog, issue, maintainer
 ):
     def broken(*args, **kwargs):
         raise ConnectionError("broker down")
@@ -402,6 +403,13 @@ def test_a_broker_failure_after_commit_does_not_undo_or_break_the_change(
         )
 
     assert Issue.objects.get(pk=issue.pk).status == Status.TRIAGED
+    # A warning naming the lost events, from us; not an error with a traceback.
+    event = IssueEvent.objects.get(issue=issue, field="status")
+    [record] = [r for r in caplog.records if r.name == "issues.notifications"]
+    assert record.levelname == "WARNING"
+    assert "ConnectionError: broker down" in record.getMessage()
+    assert record.getMessage().endswith(f"no mail for event(s) {event.pk}")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 # --- mentions in markdown -------------------------------------------------------------
