@@ -40,8 +40,11 @@ class ChoiceListField(forms.Field):
         values = value or []
         bad = [v for v in values if v.upper() not in self.accepted]
         if bad:
+            # The values as params, not in the message: django-filter formats the
+            # message with them, and a "%" typed in the query must stay text.
             raise ValidationError(
-                f"Unknown value(s) {', '.join(bad)}; use {', '.join(self.accepted)}."
+                "Unknown value(s) %(bad)s; use %(accepted)s.",
+                params={"bad": ", ".join(bad), "accepted": ", ".join(self.accepted)},
             )
         return [self.accepted[v.upper()] for v in values]
 

@@ -234,6 +234,8 @@ def test_a_list_row_carries_the_whole_issue(maintainer_api, data, maintainer):
     [
         ("status=NOPE", "status"),
         ("status=OPEN,NOPE", "status"),
+        ("status=%25Y-%25m-%25d", "status"),  # "%" in a value once made the message a 500
+        ("severity=%25s", "severity"),
         ("severity=HUGE", "severity"),
         ("severity=3", "severity"),
         ("assignee=abc", "assignee"),
@@ -257,6 +259,13 @@ def test_a_bad_filter_value_is_a_400_naming_the_parameter(maintainer_api, data, 
 
     body = assert_error(response, 400, parameter)
     assert list(body["errors"]) == [parameter]
+
+
+def test_a_bad_value_with_percent_signs_is_quoted_as_typed(maintainer_api, data):
+    response = maintainer_api.get("/api/issues/?status=%25Y%25s")
+
+    body = assert_error(response, 400, "status")
+    assert body["errors"]["status"][0].startswith("Unknown value(s) %Y%s; use OPEN")
 
 
 @pytest.mark.django_db
