@@ -168,8 +168,20 @@ def comment_counts(world: World, chunk: int) -> list[int]:
     return counts
 
 
+_DAYS: dict[int, str] = {}
+
+
 def _stamp(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(sep=" ")
+    """A UTC timestamp for COPY, microseconds truncated: several times faster than
+    datetime.isoformat, which this was half of the generator's time."""
+    day, seconds = divmod(ts, DAY)
+    day = int(day)
+    date = _DAYS.get(day)
+    if date is None:
+        date = _DAYS[day] = datetime.fromtimestamp(day * DAY, UTC).date().isoformat()
+    whole = int(seconds)
+    micro = int((seconds - whole) * 1_000_000)
+    return f"{date} {whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{micro:06d}+00"
 
 
 def _pick(rng: random.Random, items: list, cum: list[float]):
