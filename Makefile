@@ -28,6 +28,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
+# The performance benchmark (README, Performance): SCALE issues (default 100000).
+bench: system-deps $(STAMP)
+	scripts/bench.sh $(ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -40,7 +44,9 @@ format: $(STAMP)
 stop:
 	-scripts/devstack.sh down
 	-DATA_DIR=.data/test PG_PORT=54339 REDIS_PORT=63809 scripts/devstack.sh down
+	-DATA_DIR=.data/bench PG_PORT=54349 REDIS_PORT=63819 scripts/devstack.sh down
 
 clean: stop
-	rm -rf "$$(scripts/devstack.sh pgdir)" "$$(DATA_DIR=.data/test scripts/devstack.sh pgdir)"
+	rm -rf "$$(scripts/devstack.sh pgdir)" "$$(DATA_DIR=.data/test scripts/devstack.sh pgdir)" \
+		"$$(DATA_DIR=.data/bench scripts/devstack.sh pgdir)"
 	rm -rf .data $(VENV) htmlcov .coverage

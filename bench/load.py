@@ -1,0 +1,311 @@
+"""The load driver: a process of its own (no Django), so that the client's work
+is never counted as the server's and the server's GIL is not the client's.
+
+    python -m bench.load < plan.json > results.json
+
+The plan names the server, the credentials and the paths; each path is driven
+by `concurrency` clients in a closed loop (each sends its next request when the
+previous answer has been read whole), first for `warmup` seconds that are not
+recorded, then for `duration` seconds that are. Latency is measured per request
+from sending to the last byte; requests/s is what completed inside the window.
+Meanwhile the resident memory of the server's processes is sampled every 50 ms.
+
+Kinds of path:
+- get: GET the `urls` in turn (token or session auth);
+- create: POST a new issue (JSON) to `url`;
+- patch: PATCH issues from `ids` with the version they are at (If-Match with
+  the ETag read first, then the one each answer returns), toggling their status;
+- bulk: `iterations` sequential bulk status changes of `ids`, alternating between
+  `statuses`;
+- export: one streamed download, read to the end; rows/s from `rows`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import json
+import math
+import re
+import sys
+import time
+
+import aiohttp
+
+from bench.server import rss_bytes
+
+SAMPLE_EVERY = 0.05
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of an already sorted list."""
+    if not values:
+        return None
+    return values[max(0, min(len(values) - 1, math.ceil(q * len(values)) - 1))]
+
+
+class MemorySampler:
+    """Peak RSS of the server's processes: the largest single process and the
+    largest total, over the time the sampler runs."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.peak_process = 0
+        self.peak_total = 0
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        while True:
+            sizes = [rss_bytes(pid) for pid in self.pids]
+            self.peak_process = max(self.peak_process, *sizes, 0)
+            self.peak_total = max(self.peak_total, sum(sizes))
+            await asyncio.sleep(SAMPLE_EVERY)
+
+    def __enter__(self) -> MemorySampler:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._task:
+            self._task.cancel()
+
+
+class Window:
+    """Records the requests that started after the warm-up and ended in time. A
+    path slower than its window is given more time, up to MAX_EXTENSION, to
+    complete MIN_REQUESTS (so a one-second report still gets a figure)."""
+
+    MIN_REQUESTS = 3
+    MAX_EXTENSION = 60.0
+
+    def __init__(self, warmup: float, duration: float):
+        self.start = time.perf_counter() + warmup
+        self.stop = self.start + duration
+        self.latencies: list[float] = []
+        self.errors: collections.Counter = collections.Counter()
+        self.last = self.start
+
+    @property
+    def open(self) -> bool:
+        now = time.perf_counter()
+        if now < self.stop:
+            return True
+        done = len(self.latencies) + sum(self.errors.values())
+        return done < self.MIN_REQUESTS and now < self.stop + self.MAX_EXTENSION
+
+    @property
+    def duration(self) -> float:
+        return max(self.stop, self.last) - self.start
+
+    def record(self, began: float, status: int, expected: int) -> None:
+        ended = time.perf_counter()
+        if began < self.start or (ended > self.stop and not self.open):
+            return
+        self.last = max(self.last, ended)
+        if status == expected:
+            self.latencies.append(ended - began)
+        else:
+            self.errors[str(status)] += 1
+
+
+def summary(name: str, latencies: list[float], errors, seconds: float, memory) -> dict:
+    latencies = sorted(latencies)
+    ms = [x * 1000 for x in latencies]
+    return {
+        "name": name,
+        "requests": len(latencies),
+        "errors": dict(errors),
+        "seconds": round(seconds, 3),
+        "rps": round(len(latencies) / seconds, 1) if seconds else None,
+        "p50_ms": _round(percentile(ms, 0.50)),
+        "p95_ms": _round(percentile(ms, 0.95)),
+        "p99_ms": _round(percentile(ms, 0.99)),
+        "mean_ms": _round(sum(ms) / len(ms)) if ms else None,
+        "max_ms": _round(ms[-1]) if ms else None,
+        "server_peak_process_mb": round(memory.peak_process / 2**20, 1),
+        "server_peak_total_mb": round(memory.peak_total / 2**20, 1),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+class Driver:
+    def __init__(self, plan: dict):
+        self.plan = plan
+        self.base = plan["base_url"]
+        self.pids = plan["pids"]
+        self.sessions: dict[str, aiohttp.ClientSession] = {}
+
+    async def __aenter__(self) -> Driver:
+        connector = aiohttp.TCPConnector(limit=0, force_close=False)
+        self.sessions["token"] = aiohttp.ClientSession(
+            self.base,
+            connector=connector,
+            headers={"Authorization": f"Token {self.plan['token']}"},
+        )
+        # unsafe: keep cookies of an IP address (127.0.0.1), which aiohttp refuses by default.
+        self.sessions["session"] = aiohttp.ClientSession(
+            self.base, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        )
+        await self._login(self.sessions["session"])
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for session in self.sessions.values():
+            await session.close()
+
+    async def _login(self, session: aiohttp.ClientSession) -> None:
+        login = self.plan["login"]
+        async with session.get(login["url"]) as response:
+            page = await response.text()
+        match = CSRF_FIELD.search(page)
+        if not match:
+            raise RuntimeError(f"no CSRF token on the login page ({response.status})")
+        form = {
+            "username": login["email"],
+            "password": login["password"],
+            "csrfmiddlewaretoken": match.group(1),
+        }
+        async with session.post(login["url"], data=form, allow_redirects=False) as response:
+            if response.status != 302:
+                raise RuntimeError(f"login failed: {response.status} {await response.text()}")
+
+    async def run(self, spec: dict) -> dict:
+        kind = spec["kind"]
+        with MemorySampler(self.pids) as memory:
+            if kind == "bulk":
+                result = await self._bulk(spec, memory)
+            elif kind == "export":
+                result = await self._export(spec, memory)
+            else:
+                result = await self._closed_loop(spec, memory)
+        return result
+
+    async def _closed_loop(self, spec: dict, memory: MemorySampler) -> dict:
+        session = self.sessions[spec.get("auth", "token")]
+        window = Window(spec["warmup"], spec["duration"])
+        request = getattr(self, f"_request_{spec['kind']}")
+        counter = itertools.count()
+        states = [{} for _ in range(spec["concurrency"])]
+
+        async def client(index: int) -> None:
+            state = states[index]
+            while window.open:
+                began = time.perf_counter()
+                status, expected = await request(session, spec, next(counter), index, state)
+                window.record(began, status, expected)
+
+        await asyncio.gather(*(client(i) for i in range(spec["concurrency"])))
+        return summary(spec["name"], window.latencies, window.errors, window.duration, memory)
+
+    async def _request_get(self, session, spec, n, index, state):
+        async with session.get(spec["urls"][n % len(spec["urls"])]) as response:
+            await response.read()
+            return response.status, 200
+
+    async def _request_create(self, session, spec, n, index, state):
+        body = {
+            "title": f"Benchmark issue {n}: export shows an error",
+            "description": "Created by the benchmark.\n\n- step one\n- step two",
+            "severity": ("LOW", "MEDIUM", "HIGH", "CRITICAL")[n % 4],
+            "labels": spec["labels"],
+            "assignee": spec["assignee"],
+        }
+        async with session.post(spec["url"], json=body) as response:
+            await response.read()
+            return response.status, 201
+
+    async def _request_patch(self, session, spec, n, index, state):
+        """Each client owns its slice of the ids, so clients never conflict."""
+        if "ids" not in state:
+            mine = spec["ids"][index :: spec["concurrency"]]
+            state.update(ids=mine, etags={}, statuses={}, turn=itertools.cycle(range(len(mine))))
+        issue_id = state["ids"][next(state["turn"])]
+        url = spec["url"].replace("ISSUE_ID", issue_id)
+        if issue_id not in state["etags"]:  # read the version first
+            async with session.get(url) as response:
+                data = await response.json()
+                state["etags"][issue_id] = response.headers["ETag"]
+                state["statuses"][issue_id] = data["status"]
+        current = state["statuses"][issue_id]
+        target = spec["toggle"][1] if current == spec["toggle"][0] else spec["toggle"][0]
+        headers = {"If-Match": state["etags"][issue_id]}
+        async with session.patch(url, json={"status": target}, headers=headers) as response:
+            data = await response.json()
+            if response.status == 200:
+                state["etags"][issue_id] = response.headers["ETag"]
+                state["statuses"][issue_id] = data["status"]
+            else:
+                state["etags"].pop(issue_id, None)  # read it again next time
+            return response.status, 200
+
+    async def _bulk(self, spec: dict, memory: MemorySampler) -> dict:
+        session = self.sessions["token"]
+        latencies, errors = [], collections.Counter()
+        began_all = time.perf_counter()
+        statuses = itertools.cycle(spec["statuses"])
+        for n in range(spec["warmup_iterations"] + spec["iterations"]):
+            body = {"ids": spec["ids"], "status": next(statuses)}
+            began = time.perf_counter()
+            async with session.post(spec["url"], json=body) as response:
+                await response.read()
+                status = response.status
+            if n < spec["warmup_iterations"]:
+                continue
+            if status == 200:
+                latencies.append(time.perf_counter() - began)
+            else:
+                errors[str(status)] += 1
+        seconds = time.perf_counter() - began_all
+        return summary(spec["name"], latencies, errors, seconds, memory)
+
+    async def _export(self, spec: dict, memory: MemorySampler) -> dict:
+        session = self.sessions["token"]
+        errors = collections.Counter()
+        size = 0
+        began = time.perf_counter()
+        first_byte = None
+        async with session.get(spec["url"], timeout=aiohttp.ClientTimeout(total=None)) as response:
+            async for chunk in response.content.iter_chunked(1 << 16):
+                first_byte = first_byte or time.perf_counter()
+                size += len(chunk)
+            status = response.status
+        seconds = time.perf_counter() - began
+        if status != 200:
+            errors[str(status)] += 1
+        result = summary(spec["name"], [seconds] if status == 200 else [], errors, seconds, memory)
+        result.update(
+            rows=spec["rows"],
+            bytes=size,
+            rows_per_s=round(spec["rows"] / seconds) if status == 200 else None,
+            first_byte_ms=round((first_byte - began) * 1000, 1) if first_byte else None,
+        )
+        return result
+
+
+async def drive(plan: dict) -> list[dict]:
+    results = []
+    async with Driver(plan) as driver:
+        for spec in plan["paths"]:
+            result = await driver.run(spec)
+            print(
+                f"load: {spec['name']}: {result['requests']} requests, p95 {result['p95_ms']} ms, "
+                f"{result['rps']}/s, errors {result['errors'] or 0}",
+                file=sys.stderr,
+                flush=True,
+            )
+            results.append(result)
+    return results
+
+
+def main() -> None:
+    plan = json.load(sys.stdin)
+    json.dump(asyncio.run(drive(plan)), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

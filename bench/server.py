@@ -1,0 +1,127 @@
+"""The server under test: the production web configuration (the Dockerfile's
+command: uvicorn with WEB_CONCURRENCY workers, DEBUG off) as a subprocess, and
+the resident memory of its processes read from /proc."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORKERS = 2  # WEB_CONCURRENCY in the Dockerfile and docker-compose.yml
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of one process (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return 0
+
+
+def children(pid: int) -> list[int]:
+    """The whole process tree under `pid`."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as handle:
+                    kids = [int(k) for k in handle.read().split()]
+            except FileNotFoundError:
+                kids = []
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
+class Server:
+    """`uvicorn tracker.asgi:application --workers N` on 127.0.0.1:port."""
+
+    def __init__(self, *, port: int, workers: int, log: Path, env: dict[str, str]):
+        self.port = port
+        self.workers = workers
+        self.log = log
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        uvicorn = Path(sys.executable).with_name("uvicorn")
+        command = [
+            str(uvicorn),
+            "tracker.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--no-server-header",
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited:\n{self.output()}")
+            # Ready when every worker has started (and /health/ answers). With one
+            # worker uvicorn serves in its own process, without a supervisor.
+            workers_up = self.workers <= 1 or len(self.worker_pids()) >= self.workers
+            if workers_up and self._healthy():
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"the server did not become ready:\n{self.output()}")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health/", timeout=2) as response:  # noqa: S310
+                return response.status == 200
+        except OSError:
+            return False
+
+    def pids(self) -> list[int]:
+        """The supervisor and its workers."""
+        if self.process is None:
+            return []
+        return [self.process.pid, *children(self.process.pid)]
+
+    def worker_pids(self) -> list[int]:
+        return children(self.process.pid) if self.process else []
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# What `make bench` runs: a private PostgreSQL and Redis of its own (production
+# settings: no DEVSTACK_FAST), migrations, the static files the production
+# configuration serves, the dataset of SCALE issues (generated once per scale and
+# seed, then reused), then the benchmark (bench/run.py), which starts the web
+# server itself. Extra arguments go to bench/run.py, e.g.
+#   make bench ARGS="--only 'api_*' --duration 5"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DATA_DIR=${BENCH_DATA_DIR:-.data/bench}
+export PG_PORT=${BENCH_PG_PORT:-54349}
+export REDIS_PORT=${BENCH_REDIS_PORT:-63819}
+SCALE=${SCALE:-100000}
+SEED=${SEED:-1}
+# Production settings: durable commits, DEBUG off, hashed static files.
+export DEVSTACK_FAST=0
+export DEBUG=0
+export SECURE_SSL_REDIRECT=0
+export SECRET_KEY=${SECRET_KEY:-bench-only-secret-key-not-for-production-use-0123456789}
+export STATIC_ROOT=$(mkdir -p "$DATA_DIR/static" && cd "$DATA_DIR/static" && pwd)
+export MEDIA_ROOT=$(mkdir -p "$DATA_DIR/media" && cd "$DATA_DIR/media" && pwd)
+VENV=${VENV:-.venv}
+export PATH="$PWD/$VENV/bin:$PATH"
+
+DEVSTACK_STARTED=""
+cleanup() { [ -z "$DEVSTACK_STARTED" ] || scripts/devstack.sh down $DEVSTACK_STARTED || true; }
+trap cleanup EXIT
+
+eval "$(scripts/devstack.sh up)"
+python manage.py migrate --noinput -v 0
+python manage.py collectstatic --noinput -v 0
+started=$(date +%s)
+python manage.py bench_data --scale "$SCALE" --seed "$SEED" --if-needed
+echo "bench: dataset ready in $(( $(date +%s) - started )) s"
+# What beat does every STATS_INTERVAL_MINUTES (no beat runs here), so that a
+# reused dataset's daily stats are as fresh as dbhealth expects.
+python manage.py shell -v 0 -c "from reports.tasks import aggregate_daily_stats; aggregate_daily_stats()"
+python manage.py dbhealth
+python -m bench.run "$@"

@@ -1,0 +1,179 @@
+"""The benchmark harness (bench/): the dataset generator at a tiny scale, the
+invariants its data must satisfy, and the load driver against a real server for
+one path and one second. The benchmark's figures themselves are not tested."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.models import F
+from django.urls import reverse
+
+from accounts.models import Role, User
+from accounts.services import create_token
+from accounts.tests.factories import UserFactory
+from bench import budgets, dataset, report
+from bench.run import drive, server_env
+from bench.server import Server
+from issues import services
+from issues.models import Comment, EventKind, Issue, IssueEvent, Label, Status
+from reports.backfill import backfill_daily_stats
+from reports.models import DailyStat
+from tracker.tests.support import database_url, free_port
+
+SCALE = 200
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def no_marker():
+    """The marker table is not a Django model, so the test flush leaves it: drop it."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {dataset.MARKER_TABLE}")
+
+
+def generate(*options: str) -> str:
+    out = StringIO()
+    call_command("bench_data", "--scale", str(SCALE), "--chunk-size", "60", *options, stdout=out)
+    return out.getvalue()
+
+
+def fingerprint() -> tuple[list, list]:
+    """The data, with times relative to the generation (the dataset ends "now")."""
+    now = dataset.current().generated_at
+    rows = [
+        (*row[:-1], round((row[-1] - now).total_seconds()))
+        for row in Issue.objects.order_by("number").values_list(
+            "id", "number", "title", "status", "severity", "assignee_id", "version", "created_at"
+        )
+    ]
+    events = IssueEvent.objects.order_by("id").values_list("issue__number", "kind", "data")
+    return rows, list(events)
+
+
+def test_generated_data_is_consistent_skewed_and_reproducible(no_marker):
+    output = generate("--workers", "1")
+    assert f"Generated {SCALE:,} issues" in output
+
+    assert Issue.objects.count() == SCALE
+    assert User.objects.count() == 300
+    assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
+    assert Label.objects.count() == 60
+    # About two comments per issue, each with its timeline event; one CREATED each.
+    comments = Comment.objects.count()
+    assert 1.5 * SCALE <= comments <= 2.5 * SCALE
+    assert IssueEvent.objects.filter(kind=EventKind.COMMENT_ADDED).count() == comments
+    assert IssueEvent.objects.filter(kind=EventKind.CREATED).count() == SCALE
+    # Skewed: most done, about 15 % open; resolved_at exactly while DONE.
+    done = Issue.objects.filter(status=Status.DONE).count()
+    assert 0.70 * SCALE <= done <= 0.95 * SCALE
+    assert Issue.objects.filter(status=Status.DONE, resolved_at__isnull=True).count() == 0
+    assert Issue.objects.exclude(status=Status.DONE).filter(resolved_at__isnull=False).count() == 0
+    label_counts = [issue.labels.count() for issue in Issue.objects.all()]
+    assert max(label_counts) <= 4 and min(label_counts) == 0
+    # Replies stay within their issue.
+    assert not Comment.objects.exclude(parent=None).exclude(parent__issue=F("issue"))
+
+    # dbhealth finds nothing (it exits 1 on any finding).
+    health = StringIO()
+    call_command("dbhealth", stdout=health)
+    assert "No problems found." in health.getvalue()
+
+    # DailyStat is what the app's own backfill computes from the timelines.
+    generated = {(s.date, s.status, s.severity): s.count for s in DailyStat.objects.all()}
+    first, last = min(k[0] for k in generated), max(k[0] for k in generated)
+    backfill_daily_stats(first, last)
+    rebuilt = {(s.date, s.status, s.severity): s.count for s in DailyStat.objects.all()}
+    assert generated == rebuilt
+
+    before = fingerprint()
+    # The number sequence is past the generated numbers.
+    maintainer = User.objects.get(email=dataset.current().maintainer_email)
+    assert services.create_issue(actor=maintainer, title="After").number == SCALE + 1
+
+    # Reproducible whatever the number of worker processes; reused when asked.
+    assert "already present" in generate("--if-needed")
+    # (remove_additions takes the issue created above away again.)
+    assert dataset.remove_additions(dataset.current()) == 1
+    generate("--workers", "2")
+    after = fingerprint()
+    assert after[0] == before[0]
+    assert after[1] == before[1]
+
+
+def test_generator_refuses_a_database_that_is_not_a_benchmark(no_marker):
+    UserFactory(email="someone@example.com")
+    with pytest.raises(CommandError, match="no benchmark marker"):
+        generate()
+    assert User.objects.filter(email="someone@example.com").exists()
+
+
+def test_load_driver_drives_one_path_against_the_production_server(no_marker, tmp_path, settings):
+    # The server logs in with the production hashers; the test settings' MD5 is not one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    generate("--workers", "1")
+    data = dataset.current()
+    maintainer = User.objects.get(email=data.maintainer_email)
+    _, token = create_token(actor=maintainer, name=dataset.TOKEN_NAME)
+    issue = Issue.objects.order_by("number").first()
+    env = {**server_env(), "DATABASE_URL": database_url(), "CONN_MAX_AGE": "0"}
+    server = Server(port=free_port(), workers=1, log=tmp_path / "server.log", env=env)
+    server.start()
+    try:
+        plan = {
+            "base_url": server.url,
+            "token": token,
+            "login": {
+                "url": reverse("accounts:login"),
+                "email": maintainer.email,
+                "password": dataset.PASSWORD,
+            },
+            "pids": server.pids(),
+            "paths": [
+                {
+                    "name": "api_detail",
+                    "kind": "get",
+                    "urls": [
+                        reverse("api:issue-detail", kwargs={"issue_id": issue.pk}),
+                        reverse("api:issue-detail", kwargs={"issue_id": "not-an-id"}),
+                    ],
+                    "concurrency": 2,
+                    "warmup": 0.2,
+                    "duration": 1,
+                }
+            ],
+        }
+        (result,) = drive(plan)
+    finally:
+        server.stop()
+    assert result["name"] == "api_detail"
+    assert result["requests"] > 0 and result["rps"] > 0
+    assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"] <= result["max_ms"]
+    # Every other request was for an issue that does not exist: counted as errors.
+    assert set(result["errors"]) == {"404"}
+    assert result["server_peak_process_mb"] > 10
+
+
+def test_budgets_judge_results():
+    ok = report.row(
+        name="x", title="x", budget=budgets.DETAIL, load={"p95_ms": 9.0, "rps": 900, "errors": {}}
+    )
+    assert ok["result"] == "pass"
+    slow = report.row(
+        name="x", title="x", budget=budgets.DETAIL, load={"p95_ms": 20.0, "rps": 900, "errors": {}}
+    )
+    assert slow["result"] == "FAIL: p95 20.0 ms"
+    broken = report.row(
+        name="x",
+        title="x",
+        budget=budgets.LIST,
+        load={"p95_ms": 1.0, "errors": {"500": 3}},
+        queries=12,
+        check_queries=True,
+    )
+    assert broken["failures"] == ["errors {'500': 3}", "12 queries"]
+    missing = report.row(name="x", title="x", budget=budgets.EXPORT, load={"errors": {}})
+    assert missing["result"].startswith("FAIL")  # nothing measured is not a pass
