@@ -46,7 +46,8 @@ def children(pid: int) -> list[int]:
 
 
 class Server:
-    """`uvicorn tracker.asgi:application --workers N` on 127.0.0.1:port."""
+    """`uvicorn tracker.asgi:application --workers N` on 127.0.0.1:port, as the
+    Dockerfile runs it (access log included), minus the proxy options."""
 
     def __init__(self, *, port: int, workers: int, log: Path, env: dict[str, str]):
         self.port = port
@@ -71,7 +72,6 @@ class Server:
             "--workers",
             str(self.workers),
             "--no-server-header",
-            "--no-access-log",
             "--timeout-graceful-shutdown",
             "5",
         ]
@@ -85,6 +85,13 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
