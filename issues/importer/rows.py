@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models.functions import Lower
 
 from accounts.models import User
 from issues.importer.reading import Header, Record, restore
@@ -42,13 +43,30 @@ class RowError:
 
 @dataclass
 class RowReader:
-    """Validates records for one import. People and label sets are looked up once
-    per distinct value, so a file of 100,000 rows costs a handful of queries."""
+    """Validates records for one import. People and labels are looked up once per
+    distinct value (labels one by one: a file's rows combine a few labels in
+    thousands of ways), so a file of 100,000 rows costs a handful of queries."""
 
     actor: User
     header: Header
     _people: dict[str, Any] = field(default_factory=dict)
     _label_sets: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    _labels_by_name: dict[str, Label | None] = field(default_factory=dict)
+    _statuses: dict[str, Any] = field(default_factory=dict)
+    _severities: dict[str, Any] = field(default_factory=dict)
+    _assignees: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # In the order the API reports a row's errors.
+        self._cleaners = (
+            ("title", _title),
+            ("description", _description),
+            ("status", self._status),
+            ("severity", self._severity),
+            ("assignee", self._assignee),
+            ("labels", self._labels),
+            ("reporter", self._reporter),
+        )
 
     def read(self, record: Record) -> tuple[Row | None, list[RowError]]:
         if record.cells is None:
@@ -72,23 +90,9 @@ class RowReader:
 
         errors: dict[str, list[str]] = {}
         values: dict[str, Any] = {}
-        simple = {
-            "title": raw["title"],
-            "description": raw.get("description", ""),
-            "status": _status(raw.get("status", "")),
-            "severity": _severity(raw.get("severity", "")),
-        }
-        try:
-            values.update(clean_fields(simple))
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
-        for name, resolve in (
-            ("assignee", self._assignee),
-            ("labels", self._labels),
-            ("reporter", self._reporter),
-        ):
+        for name, clean in self._cleaners:
             try:
-                values[name] = resolve(raw.get(name, "").strip())
+                values[name] = clean(raw.get(name, ""))
             except ValidationError as exc:
                 errors[name] = exc.messages
         if errors:
@@ -98,7 +102,17 @@ class RowReader:
             ]
         return Row(line=record.line, **values), []
 
-    # --- people and labels, cached ------------------------------------------------
+    # --- values that repeat (statuses, severities, people, labels): cached ----------
+
+    def _status(self, cell: str) -> str:
+        return self._cached(
+            self._statuses, cell, lambda: clean_fields({"status": _status(cell)})["status"]
+        )
+
+    def _severity(self, cell: str) -> int:
+        return self._cached(
+            self._severities, cell, lambda: clean_fields({"severity": _severity(cell)})["severity"]
+        )
 
     def _cached(self, cache: dict, key, compute):
         if key not in cache:
@@ -123,16 +137,23 @@ class RowReader:
 
         return self._cached(self._people, ref.lower(), find)
 
-    def _assignee(self, ref: str) -> User | None:
+    def _assignee(self, cell: str) -> User | None:
+        ref = cell.strip()
         if not ref:
             return None
-        user = self._person(ref)
-        if user is None:
-            raise ValidationError(f"No user with {'email' if '@' in ref else 'id'} “{ref[:100]}”.")
-        # The API's rule (only active maintainers carry work), from the shared cleaner.
-        return clean_fields({"assignee": user})["assignee"]
 
-    def _reporter(self, ref: str) -> User:
+        def find():
+            user = self._person(ref)
+            if user is None:
+                kind = "email" if "@" in ref else "id"
+                raise ValidationError(f"No user with {kind} “{ref[:100]}”.")
+            # The API's rule (only active maintainers carry work), from the shared cleaner.
+            return clean_fields({"assignee": user})["assignee"]
+
+        return self._cached(self._assignees, ref.lower(), find)
+
+    def _reporter(self, cell: str) -> User:
+        ref = cell.strip()
         if not ref:
             return self.actor
         if "@" not in ref:
@@ -142,7 +163,17 @@ class RowReader:
             raise ValidationError(f"No active user with email “{ref[:100]}”.")
         return user
 
+    def _label(self, lower_name: str) -> Label | None:
+        """The label with this name in any case (as issues.services.validation matches)."""
+
+        def find():
+            return Label.objects.annotate(lname=Lower("name")).filter(lname=lower_name).first()
+
+        return self._cached(self._labels_by_name, lower_name, find)
+
     def _labels(self, cell: str) -> list[Label]:
+        if not cell.strip():
+            return []
         names = []
         for name in LABEL_SEPARATORS.split(cell):
             name = name.strip()
@@ -151,9 +182,20 @@ class RowReader:
         if not names:
             return []
         key = tuple(sorted(n.lower() for n in names))
-        return self._cached(
-            self._label_sets, key, lambda: clean_fields({"labels": names})["labels"]
-        )
+        labels = [self._label(name) for name in key]
+        if None in labels:  # the API's answer, message and all
+            return self._cached(
+                self._label_sets, key, lambda: clean_fields({"labels": names})["labels"]
+            )
+        return labels  # in name order, as the API's cleaner gives them
+
+
+def _title(cell: str) -> str:
+    return clean_fields({"title": cell})["title"]
+
+
+def _description(cell: str) -> str:
+    return clean_fields({"description": cell})["description"]
 
 
 def _status(value: str) -> str:
