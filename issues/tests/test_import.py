@@ -3,14 +3,17 @@ files it refuses or reports row by row, the good ones it reads, line numbers,
 dry runs, batches, idempotence, limits and memory."""
 
 import gc
+import json
 import os
 import tracemalloc
 
+import psycopg
 import pytest
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.tests.factories import UserFactory
-from issues import importer
+from issues import importer, live, live_listener, notifications
 from issues.errors import PayloadTooLarge
 from issues.importer import jobs
 from issues.models import (
@@ -164,6 +167,66 @@ def test_the_formula_guard_of_an_export_is_taken_off(maintainer):
         ("'plain", ""),
         ("=SUM(A1:A2)", "-starts with a dash"),
     ]
+
+
+# --- what comes with an imported issue -------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_imported_issue_is_announced_live_once_its_batch_commits(maintainer, settings):
+    settings.IMPORT_BATCH_SIZE = 2
+    with psycopg.connect(live_listener.conninfo(), autocommit=True) as listener:
+        listener.execute(f"LISTEN {live.CHANNEL}")
+
+        run_import(maintainer, "title\nOne\nTwo\nThree\n")
+
+        payloads = [
+            json.loads(notice.payload) for notice in listener.notifies(timeout=5, stop_after=3)
+        ]
+    # The same payload as live.announce("created", issue): ids, never content.
+    assert sorted(payloads, key=lambda payload: payload["number"]) == [
+        {
+            "kind": "created",
+            "issue": str(issue.pk),
+            "number": issue.number,
+            "reporter": maintainer.pk,
+        }
+        for issue in Issue.objects.order_by("number")
+    ]
+
+
+def test_imported_issues_mail_their_assignee_and_the_people_mentioned(
+    maintainer, monkeypatch, django_capture_on_commit_callbacks
+):
+    max_ = UserFactory(role="MAINTAINER", email="max@example.com", display_name="Max")
+    mia = UserFactory(role="MAINTAINER", email="mia@example.com", display_name="Mia")
+    sent = []
+
+    def run_here(args, **options):
+        sent.append(args[0])
+        return notifications.send_notifications(*args)
+
+    monkeypatch.setattr(notifications.send_notifications, "apply_async", run_here)
+    content = csv_bytes(
+        [
+            ["title", "description", "assignee"],
+            ["Assigned to Max", "", "max@example.com"],
+            ["Mentions Mia", "@mia have a look", ""],
+            ["Quiet", "nobody to tell", ""],
+        ]
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(maintainer, content)
+
+    events = {str(event.issue_id): event.pk for event in IssueEvent.objects.all()}
+    refs = [ref for task in sent for ref in task]
+    assert sorted(Issue.objects.get(pk=issue_id).title for _, issue_id in refs) == [
+        "Assigned to Max",
+        "Mentions Mia",
+    ]
+    assert all(events[issue_id] == event_id for event_id, issue_id in refs)
+    assert sorted(message.to[0] for message in mail.outbox) == [max_.email, mia.email]
 
 
 # --- file-level refusals ------------------------------------------------------------------
