@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
@@ -152,19 +154,16 @@ def run_job(job_id) -> ImportJob:
         header = read_header(path)
         reader = RowReader(actor=actor, header=header)
         batch_size = max(1, settings.IMPORT_BATCH_SIZE)
-        read_in_batch = 0
-        for record in records(path, header):
-            run.rows += 1
-            row, errors = reader.read(record)
-            run.add_errors(errors)
-            if row is not None:
-                run.batch.append(row)
-            run.line = record.last_line
-            read_in_batch += 1
-            if read_in_batch >= batch_size:
-                _flush(run)
-                read_in_batch = 0
-        _flush(run)
+        for batch in batched(records(path, header), batch_size):
+            reader.prefetch(batch)
+            for record in batch:
+                run.rows += 1
+                row, errors = reader.read(record)
+                run.add_errors(errors)
+                if row is not None:
+                    run.batch.append(row)
+                run.line = record.last_line
+            _flush(run)
     except Exception as exc:
         try:  # what the committed batches created
             created = ImportJob.objects.get(pk=job.pk).created_count
@@ -191,6 +190,13 @@ def run_job(job_id) -> ImportJob:
         **run.progress_fields(),
     )
     return ImportJob.objects.select_related("created_by").get(pk=job.pk)
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of `size` items (the last one shorter); itertools.batched from 3.12."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _reason(exc: Exception) -> str:

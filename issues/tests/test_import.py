@@ -11,6 +11,8 @@ import psycopg
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import UserFactory
 from issues import importer, live, live_listener, notifications
@@ -426,6 +428,38 @@ def test_a_short_row_has_empty_cells(maintainer):
     assert Issue.objects.get().severity == Severity.MEDIUM
 
 
+def test_people_and_labels_cost_a_few_queries_per_batch_not_per_row(maintainer, settings):
+    settings.IMPORT_BATCH_SIZE = 20
+    people = [UserFactory(role="MAINTAINER", email=f"m{n}@example.com") for n in range(8)]
+    names = [LabelFactory(name=f"area-{n}").name for n in range(6)]
+
+    def assignee(n):  # by email or by id
+        return people[n % 8].email.upper() if n % 2 else str(people[n % 8].pk)
+
+    rows = [
+        [f"Issue {n}", assignee(n), people[(n + 1) % 8].email, f"{names[n % 6]};{names[n % 5]}"]
+        for n in range(60)
+    ]
+    content = csv_bytes([["title", "assignee", "reporter", "labels"], *rows])
+
+    with CaptureQueriesContext(connection) as queries:
+        job = run_import(maintainer, content)
+
+    assert (job.created_count, job.error_count) == (60, 0), job.errors
+    lookups = [
+        query["sql"]
+        for query in queries
+        if 'FROM "accounts_user"' in query["sql"] or 'FROM "issues_label"' in query["sql"]
+    ]
+    # The first batch: people by email, by id, and labels by name, one query each;
+    # the later batches know them all.
+    assert len(lookups) == 3, lookups
+    seventh = Issue.objects.get(title="Issue 7")
+    assert (seventh.assignee, seventh.reporter) == (people[7], people[0])
+    assert sorted(seventh.labels.values_list("name", flat=True)) == ["area-1", "area-2"]
+    assert Issue.objects.filter(assignee=people[2]).count() == 8
+
+
 # --- dry runs, idempotence, batches ---------------------------------------------------
 
 
@@ -526,7 +560,6 @@ def test_progress_is_written_after_every_batch(maintainer, settings, monkeypatch
         (ImportStatus.RUNNING, 3, 2, 42),
         (ImportStatus.RUNNING, 5, 4, 71),
         (ImportStatus.RUNNING, 7, 5, 99),
-        (ImportStatus.RUNNING, 7, 5, 99),  # the final flush of an empty batch
     ]
     assert (job.status, job.progress, job.error_count) == (ImportStatus.DONE, 100, 1)
 
