@@ -269,7 +269,9 @@ class ImportJob(models.Model):
     """One upload of a CSV file: its progress while it runs and its result after.
 
     `import_id` is the SHA-256 of the file's bytes: importing the same file again
-    skips the rows it already created (see ImportedRow)."""
+    skips the rows it already created (see ImportedRow). A RUNNING job whose
+    `heartbeat_at` is older than IMPORT_STALE_SECONDS lost its worker
+    (issues.importer.abandoned)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_by = models.ForeignKey(
@@ -293,6 +295,9 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="written with every batch while it runs"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -208,13 +208,16 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
 )
 # CSV import (issues.importer): files over IMPORT_ASYNC_ROWS rows run as a Celery
 # task on IMPORT_QUEUE (empty: Celery's default queue), IMPORT_BATCH_SIZE rows per
-# transaction; at most IMPORT_MAX_ERRORS row errors are kept for the report.
+# transaction; at most IMPORT_MAX_ERRORS row errors are kept for the report. A
+# running import without a heartbeat (one per batch) for IMPORT_STALE_SECONDS has
+# lost its worker and is marked failed (issues.importer.abandoned).
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=100_000)
 IMPORT_ASYNC_ROWS = env.int("IMPORT_ASYNC_ROWS", default=2_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1_000)
 IMPORT_MAX_ERRORS = env.int("IMPORT_MAX_ERRORS", default=10_000)
 IMPORT_QUEUE = env("IMPORT_QUEUE", default="")
+IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
 
 # --- Mail --------------------------------------------------------------------
 
@@ -272,6 +275,10 @@ CELERY_BEAT_SCHEDULE = {
     "aggregate-daily-stats": {
         "task": "reports.tasks.aggregate_daily_stats",
         "schedule": STATS_INTERVAL_MINUTES * 60,
+    },
+    "reap-abandoned-imports": {
+        "task": "issues.reap_abandoned_imports",
+        "schedule": 60,
     },
 }
 

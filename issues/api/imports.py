@@ -133,7 +133,8 @@ class IssueImportStatus(GenericAPIView):
 
 def visible_job(user, job_id) -> ImportJob:
     """The person who started an import sees it, and admins; to other maintainers it
-    is a 404, and people who may not import at all get a 403 whatever the id."""
+    is a 404, and people who may not import at all get a 403 whatever the id. A job
+    whose worker stopped is marked failed on the way (importer.abandoned)."""
     if not roles.can_triage(user):
         raise PermissionDenied("Only maintainers and admins may import issues.")
     try:
@@ -143,6 +144,7 @@ def visible_job(user, job_id) -> ImportJob:
     job = ImportJob.objects.filter(pk=pk).first()
     if job is None or not (job.created_by_id == user.pk or roles.is_admin(user)):
         raise NotFound("No such import.")
+    importer.reap_if_abandoned(job)  # its worker may have died: say so
     return job
 
 

@@ -10,9 +10,12 @@ or without a byte order mark; `,` or `;` between cells.
 - `reading`: streaming the upload to disk (import id, limits, UTF-8) and parsing it;
 - `rows`: one record -> the fields of an issue, or errors naming line and column;
 - `jobs`: accepting a file, running it in batches (in the request or in Celery);
-- `tasks`: the Celery task.
+- `writing`: one batch of good rows into the database (COPY, then set-based SQL);
+- `abandoned`: noticing jobs whose worker died (heartbeat) and failing them;
+- `tasks`: the Celery tasks.
 """
 
+from issues.importer.abandoned import reap_if_abandoned
 from issues.importer.jobs import job_result, run_job, start_import
 from issues.importer.reading import COLUMNS, FORMULA_START, neutralise, restore
 
@@ -21,6 +24,7 @@ __all__ = [
     "FORMULA_START",
     "job_result",
     "neutralise",
+    "reap_if_abandoned",
     "restore",
     "run_job",
     "start_import",

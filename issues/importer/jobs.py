@@ -1,23 +1,26 @@
 """Import jobs: accepting a file (`start_import`), running it (`run_job`, in the
-request for small files, in a Celery task for large ones) and writing its good
-rows in batches, each batch one transaction."""
+request for small files, in a Celery task for large ones): its rows are read and
+checked one by one and written in batches (issues.importer.writing), each batch
+one transaction with the job's progress and heartbeat, so that whatever stops a
+run leaves whole batches and a job that says how far it got."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
-from issues import live, notifications
+from issues.importer.abandoned import reap_if_abandoned
 from issues.importer.reading import (
     count_records,
     file_error,
@@ -26,18 +29,9 @@ from issues.importer.reading import (
     store_upload,
 )
 from issues.importer.rows import Row, RowError, RowReader
-from issues.models import (
-    EventKind,
-    ImportedRow,
-    ImportJob,
-    ImportStatus,
-    Issue,
-    IssueEvent,
-    Severity,
-    Status,
-    Watch,
-)
-from issues.services.validation import label_names, user_ref
+from issues.importer.writing import count_new as _count_new
+from issues.importer.writing import write_rows as _write
+from issues.models import ImportJob, ImportStatus
 
 log = logging.getLogger(__name__)
 
@@ -116,30 +110,42 @@ class _Run:
         room = settings.IMPORT_MAX_ERRORS - len(self.errors)
         self.errors.extend(error.as_dict() for error in errors[: max(0, room)])
 
-    def progress_fields(self) -> dict:
+    def progress_fields(self, *, created: int | None = None, skipped: int | None = None) -> dict:
         return {
             "processed_lines": self.line,
             "rows": self.rows,
-            "created_count": self.created,
-            "skipped_count": self.skipped,
+            "created_count": self.created if created is None else created,
+            "skipped_count": self.skipped if skipped is None else skipped,
             "error_count": self.error_count,
         }
+
+
+class JobAbandoned(Exception):
+    """The job stopped being this run's: it was declared abandoned meanwhile."""
 
 
 def run_job(job_id) -> ImportJob:
     """Import the job's stored file: every good row, in batches of
     IMPORT_BATCH_SIZE, each batch one transaction that also records the job's
-    progress. Rows this file already produced (same import id, same line) are
-    skipped, so re-running is safe. A dry run only validates. If anything goes
-    wrong the job is marked FAILED, saying how many issues were created, and the
-    exception propagates."""
+    progress and a heartbeat. Rows this file already produced (same import id,
+    same line) are skipped, so re-running is safe. A dry run only validates. If
+    anything goes wrong the job is marked FAILED, saying how many issues were
+    created, and the exception propagates.
+
+    Only a QUEUED job is run: taking it (QUEUED -> RUNNING) is one conditional
+    UPDATE, so a task delivered twice runs it once. A redelivered task finding it
+    RUNNING leaves it to its worker, unless that worker has stopped sending
+    heartbeats (issues.importer.abandoned): then the job is marked FAILED."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-    if job.status != ImportStatus.QUEUED and job.status != ImportStatus.RUNNING:
-        return job  # finished already (a redelivered task)
-    path = Path(settings.MEDIA_ROOT) / job.stored_file
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now(), detail=""
+    now = timezone.now()
+    taken = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now, detail=""
     )
+    if not taken:
+        if job.status == ImportStatus.RUNNING:
+            reap_if_abandoned(job)
+        return ImportJob.objects.select_related("created_by").get(pk=job.pk)
+    path = Path(settings.MEDIA_ROOT) / job.stored_file
     run = _Run(job)
     try:
         actor = job.created_by
@@ -148,19 +154,16 @@ def run_job(job_id) -> ImportJob:
         header = read_header(path)
         reader = RowReader(actor=actor, header=header)
         batch_size = max(1, settings.IMPORT_BATCH_SIZE)
-        read_in_batch = 0
-        for record in records(path, header):
-            run.rows += 1
-            row, errors = reader.read(record)
-            run.add_errors(errors)
-            if row is not None:
-                run.batch.append(row)
-            run.line = record.last_line
-            read_in_batch += 1
-            if read_in_batch >= batch_size:
-                _flush(run)
-                read_in_batch = 0
-        _flush(run)
+        for batch in batched(records(path, header), batch_size):
+            reader.prefetch(batch)
+            for record in batch:
+                run.rows += 1
+                row, errors = reader.read(record)
+                run.add_errors(errors)
+                if row is not None:
+                    run.batch.append(row)
+                run.line = record.last_line
+            _flush(run)
     except Exception as exc:
         try:  # what the committed batches created
             created = ImportJob.objects.get(pk=job.pk).created_count
@@ -179,13 +182,21 @@ def run_job(job_id) -> ImportJob:
         raise
     finally:
         path.unlink(missing_ok=True)
-    ImportJob.objects.filter(pk=job.pk).update(
+    ImportJob.objects.filter(pk=job.pk).update(  # every batch is in, whatever was said meanwhile
         status=ImportStatus.DONE,
         finished_at=timezone.now(),
+        detail="",
         errors=run.errors,
         **run.progress_fields(),
     )
     return ImportJob.objects.select_related("created_by").get(pk=job.pk)
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of `size` items (the last one shorter); itertools.batched from 3.12."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _reason(exc: Exception) -> str:
@@ -194,116 +205,26 @@ def _reason(exc: Exception) -> str:
 
 
 def _flush(run: _Run) -> None:
-    """Write the batch (unless a dry run) and the job's progress, in one transaction."""
+    """Write the batch (unless a dry run) and the job's progress, in one transaction.
+    The progress update is also the heartbeat, and the proof that the job is still
+    this run's: if it was declared abandoned meanwhile, the batch is rolled back."""
     job, rows = run.job, run.batch
     run.batch = []
     with transaction.atomic():
+        created = skipped = 0
         if rows:
             created, skipped = (_count_new if job.dry_run else _write)(job, rows)
-            run.created += created
-            run.skipped += skipped
-        ImportJob.objects.filter(pk=job.pk).update(**run.progress_fields())
-
-
-def _already_imported(job: ImportJob, rows: list[Row]) -> set[int]:
-    return set(
-        ImportedRow.objects.filter(
-            import_id=job.import_id, line__in=[row.line for row in rows]
-        ).values_list("line", flat=True)
-    )
-
-
-def _count_new(job: ImportJob, rows: list[Row]) -> tuple[int, int]:
-    done = _already_imported(job, rows)
-    return len(rows) - len(done), len(done)
-
-
-def _write(job: ImportJob, rows: list[Row]) -> tuple[int, int]:
-    """The rows of this batch that this file has not produced before become issues,
-    with their labels, an IMPORTED event each and an ImportedRow each."""
-    with connection.cursor() as cursor:
-        # Two imports of the same file at once take turns batch by batch.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [job.import_id])
-    done = _already_imported(job, rows)
-    rows = [row for row in rows if row.line not in done]
-    if not rows:
-        return 0, len(done)
-    actor = job.created_by
-    now = timezone.now()
-    issues = Issue.objects.bulk_create(
-        Issue(
-            title=row.title,
-            description=row.description,
-            status=row.status,
-            severity=row.severity,
-            reporter=row.reporter,
-            assignee=row.assignee,
-            resolved_at=now if row.status == Status.DONE else None,
+        still_ours = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
+            heartbeat_at=timezone.now(),
+            **run.progress_fields(created=run.created + created, skipped=run.skipped + skipped),
         )
-        for row in rows
-    )
-    Issue.labels.through.objects.bulk_create(
-        Issue.labels.through(issue_id=issue.pk, label_id=label.pk)
-        for issue, row in zip(issues, rows, strict=True)
-        for label in row.labels
-    )
-    events = IssueEvent.objects.bulk_create(
-        IssueEvent(
-            issue=issue,
-            actor=actor,
-            kind=EventKind.IMPORTED,
-            data={
-                "import": job.import_id,
-                "job": str(job.pk),
-                "file": job.file_name,
-                "line": row.line,
-                "title": issue.title,
-                "status": issue.status,
-                "severity": Severity(issue.severity).name,
-                "labels": label_names(row.labels),
-                "assignee": user_ref(row.assignee),
-                "reporter": user_ref(row.reporter),
-            },
-        )
-        for issue, row in zip(issues, rows, strict=True)
-    )
-    ImportedRow.objects.bulk_create(
-        ImportedRow(import_id=job.import_id, line=row.line, issue=issue)
-        for issue, row in zip(issues, rows, strict=True)
-    )
-    # As create_issue does: the reporter and the assignee watch, mail after the commit.
-    Watch.objects.bulk_create(
-        (
-            Watch(user=user, issue=issue)
-            for issue in issues
-            for user in {issue.reporter, issue.assignee}
-            if user is not None
-        ),
-        ignore_conflicts=True,
-    )
-    notifications.schedule(events)
-    _announce_created(issues)
-    return len(rows), len(done)
-
-
-def _announce_created(issues: list[Issue]) -> None:
-    """live.announce("created", issue) for each, in one statement."""
-    payloads = [
-        json.dumps(
-            {
-                "kind": "created",
-                "issue": str(issue.pk),
-                "number": issue.number,
-                "reporter": issue.reporter_id,
-            }
-        )
-        for issue in issues
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
-            [live.CHANNEL, payloads],
-        )
+        if not still_ours:
+            raise JobAbandoned(
+                "The import was declared stopped (no heartbeat) while its worker was still "
+                "running; this batch was not written."
+            )
+    run.created += created
+    run.skipped += skipped
 
 
 def job_result(job: ImportJob) -> dict:

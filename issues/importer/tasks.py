@@ -1,8 +1,10 @@
-"""The Celery task that runs a large import (imported by issues.tasks, which
-Celery autodiscovers). It takes the job's id only; the job says everything else."""
+"""The Celery tasks of the importer (imported by issues.tasks, which Celery
+autodiscovers): running a large import, and (beat, every minute) marking the
+imports whose worker died as failed."""
 
 from celery import shared_task
 
+from issues.importer.abandoned import reap_abandoned
 from issues.importer.jobs import run_job
 
 
@@ -10,3 +12,8 @@ from issues.importer.jobs import run_job
 def import_csv(job_id: str) -> dict:
     job = run_job(job_id)
     return {"status": job.status, "created": job.created_count, "errors": job.error_count}
+
+
+@shared_task(name="issues.reap_abandoned_imports")
+def reap_abandoned_imports() -> int:
+    return reap_abandoned()

@@ -3,14 +3,19 @@ files it refuses or reports row by row, the good ones it reads, line numbers,
 dry runs, batches, idempotence, limits and memory."""
 
 import gc
+import json
 import os
 import tracemalloc
 
+import psycopg
 import pytest
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import UserFactory
-from issues import importer
+from issues import importer, live, live_listener, notifications
 from issues.errors import PayloadTooLarge
 from issues.importer import jobs
 from issues.models import (
@@ -164,6 +169,66 @@ def test_the_formula_guard_of_an_export_is_taken_off(maintainer):
         ("'plain", ""),
         ("=SUM(A1:A2)", "-starts with a dash"),
     ]
+
+
+# --- what comes with an imported issue -------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_imported_issue_is_announced_live_once_its_batch_commits(maintainer, settings):
+    settings.IMPORT_BATCH_SIZE = 2
+    with psycopg.connect(live_listener.conninfo(), autocommit=True) as listener:
+        listener.execute(f"LISTEN {live.CHANNEL}")
+
+        run_import(maintainer, "title\nOne\nTwo\nThree\n")
+
+        payloads = [
+            json.loads(notice.payload) for notice in listener.notifies(timeout=5, stop_after=3)
+        ]
+    # The same payload as live.announce("created", issue): ids, never content.
+    assert sorted(payloads, key=lambda payload: payload["number"]) == [
+        {
+            "kind": "created",
+            "issue": str(issue.pk),
+            "number": issue.number,
+            "reporter": maintainer.pk,
+        }
+        for issue in Issue.objects.order_by("number")
+    ]
+
+
+def test_imported_issues_mail_their_assignee_and_the_people_mentioned(
+    maintainer, monkeypatch, django_capture_on_commit_callbacks
+):
+    max_ = UserFactory(role="MAINTAINER", email="max@example.com", display_name="Max")
+    mia = UserFactory(role="MAINTAINER", email="mia@example.com", display_name="Mia")
+    sent = []
+
+    def run_here(args, **options):
+        sent.append(args[0])
+        return notifications.send_notifications(*args)
+
+    monkeypatch.setattr(notifications.send_notifications, "apply_async", run_here)
+    content = csv_bytes(
+        [
+            ["title", "description", "assignee"],
+            ["Assigned to Max", "", "max@example.com"],
+            ["Mentions Mia", "@mia have a look", ""],
+            ["Quiet", "nobody to tell", ""],
+        ]
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(maintainer, content)
+
+    events = {str(event.issue_id): event.pk for event in IssueEvent.objects.all()}
+    refs = [ref for task in sent for ref in task]
+    assert sorted(Issue.objects.get(pk=issue_id).title for _, issue_id in refs) == [
+        "Assigned to Max",
+        "Mentions Mia",
+    ]
+    assert all(events[issue_id] == event_id for event_id, issue_id in refs)
+    assert sorted(message.to[0] for message in mail.outbox) == [max_.email, mia.email]
 
 
 # --- file-level refusals ------------------------------------------------------------------
@@ -363,6 +428,38 @@ def test_a_short_row_has_empty_cells(maintainer):
     assert Issue.objects.get().severity == Severity.MEDIUM
 
 
+def test_people_and_labels_cost_a_few_queries_per_batch_not_per_row(maintainer, settings):
+    settings.IMPORT_BATCH_SIZE = 20
+    people = [UserFactory(role="MAINTAINER", email=f"m{n}@example.com") for n in range(8)]
+    names = [LabelFactory(name=f"area-{n}").name for n in range(6)]
+
+    def assignee(n):  # by email or by id
+        return people[n % 8].email.upper() if n % 2 else str(people[n % 8].pk)
+
+    rows = [
+        [f"Issue {n}", assignee(n), people[(n + 1) % 8].email, f"{names[n % 6]};{names[n % 5]}"]
+        for n in range(60)
+    ]
+    content = csv_bytes([["title", "assignee", "reporter", "labels"], *rows])
+
+    with CaptureQueriesContext(connection) as queries:
+        job = run_import(maintainer, content)
+
+    assert (job.created_count, job.error_count) == (60, 0), job.errors
+    lookups = [
+        query["sql"]
+        for query in queries
+        if 'FROM "accounts_user"' in query["sql"] or 'FROM "issues_label"' in query["sql"]
+    ]
+    # The first batch: people by email, by id, and labels by name, one query each;
+    # the later batches know them all.
+    assert len(lookups) == 3, lookups
+    seventh = Issue.objects.get(title="Issue 7")
+    assert (seventh.assignee, seventh.reporter) == (people[7], people[0])
+    assert sorted(seventh.labels.values_list("name", flat=True)) == ["area-1", "area-2"]
+    assert Issue.objects.filter(assignee=people[2]).count() == 8
+
+
 # --- dry runs, idempotence, batches ---------------------------------------------------
 
 
@@ -463,7 +560,6 @@ def test_progress_is_written_after_every_batch(maintainer, settings, monkeypatch
         (ImportStatus.RUNNING, 3, 2, 42),
         (ImportStatus.RUNNING, 5, 4, 71),
         (ImportStatus.RUNNING, 7, 5, 99),
-        (ImportStatus.RUNNING, 7, 5, 99),  # the final flush of an empty batch
     ]
     assert (job.status, job.progress, job.error_count) == (ImportStatus.DONE, 100, 1)
 

@@ -126,17 +126,23 @@ def test_a_large_file_shows_a_progress_bar_that_polls_until_done(maintainer, set
     assert re.search(r'<progress id="import-bar" value="0" max="100"', page)
     assert "Waiting for the background worker" in page
 
-    # Half way through, as the worker leaves it after a batch.
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.RUNNING, processed_lines=3, rows=2, created_count=2
-    )
-    partial = client.get(progress_url, **HTMX).content.decode()
+    # Half way through: what the page shows after the worker's first batch.
+    seen = []
+    flush = jobs._flush
+
+    def looking_after_each_batch(run):
+        flush(run)
+        seen.append(client.get(progress_url, **HTMX).content.decode())
+
+    monkeypatch.setattr(jobs, "_flush", looking_after_each_batch)
+    jobs.run_job(job.pk)  # what the worker does
+
+    partial = seen[0]
     assert partial.lstrip().startswith('<div id="import-progress"')
     assert re.search(r'<progress id="import-bar" value="60" max="100"', partial)
     assert 'hx-trigger="every 1s"' in partial
     assert "2 rows read, 2 issues created" in partial
 
-    jobs.run_job(job.pk)  # what the worker does
     partial = client.get(progress_url, **HTMX).content.decode()
     assert re.search(r'<progress id="import-bar" value="100" max="100"', partial)
     assert "hx-get" not in partial and "hx-trigger" not in partial  # polling stops

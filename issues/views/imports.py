@@ -33,6 +33,7 @@ def _job_or_404(request, job_id) -> ImportJob:
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None or not (job.created_by_id == request.user.pk or roles.is_admin(request.user)):
         raise Http404("No such import.")
+    importer.reap_if_abandoned(job)  # its worker may have died: say so
     return job
 
 
