@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("issues", "0003_import_job"),
+        ("issues", "0004_issue_open_severity_idx"),
     ]
 
     operations = [
