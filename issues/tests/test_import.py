@@ -391,6 +391,28 @@ def test_bad_rows_are_listed_and_the_good_ones_imported(maintainer, labels):
     assert job.rows == 12
 
 
+def test_people_named_in_ways_that_cannot_be_looked_up(maintainer):
+    content = csv_bytes(
+        [
+            ["title", "assignee", "reporter"],
+            ["Not a reference", "max maintainer", ""],  # line 2
+            ["Reporter by id", "", str(maintainer.pk)],  # 3
+            ["An id out of any range", "9" * 30, ""],  # 4
+            ["Nobody with that id", "987654321", ""],  # 5
+        ]
+    )
+
+    job = run_import(maintainer, content)
+
+    assert Issue.objects.count() == 0
+    assert [(e["line"], e["column"], e["message"]) for e in job.errors] == [
+        (2, "assignee", "“max maintainer” is neither an email address nor a user id."),
+        (3, "reporter", f"“{maintainer.pk}” is not an email address."),
+        (4, "assignee", f"No user with id “{'9' * 30}”."),
+        (5, "assignee", "No user with id “987654321”."),
+    ]
+
+
 def test_line_numbers_count_physical_lines_through_quoted_multiline_cells(maintainer):
     content = (
         "title,description\n"  # 1
