@@ -2,10 +2,11 @@ import uuid
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models.functions import Lower
+
+from issues.indexes import RumIndex
 
 # Issue numbers come from a database sequence (created by the first migration), so
 # concurrent creates, bulk imports and COPY loads all draw distinct numbers.
@@ -105,11 +106,22 @@ class Issue(models.Model):
                 name="issue_resolved_at_matches_status",
             ),
         ]
+        # The list's orderings end with `number` as tie-breaker and include the id,
+        # so a page is found by an index-only scan (see tracker.paging).
         indexes = [
-            GinIndex(fields=["search_vector"], name="issue_search_gin"),
-            models.Index(fields=["-updated_at"], name="issue_updated_idx"),
+            RumIndex(fields=["search_vector"], name="issue_search_rum"),
+            models.Index(
+                fields=["-updated_at", "-number"], name="issue_updated_idx", include=["id"]
+            ),
             models.Index(fields=["created_at"], name="issue_created_idx"),
-            models.Index(fields=["status", "-updated_at"], name="issue_status_updated_idx"),
+            models.Index(
+                fields=["status", "-updated_at", "-number"],
+                name="issue_status_updated_idx",
+                include=["id"],
+            ),
+            models.Index(
+                fields=["severity", "number"], name="issue_severity_number_idx", include=["id"]
+            ),
             models.Index(fields=["severity", "status"], name="issue_severity_status_idx"),
             models.Index(fields=["assignee", "status"], name="issue_assignee_status_idx"),
             models.Index(fields=["reporter", "-updated_at"], name="issue_reporter_updated_idx"),

@@ -157,6 +157,9 @@ IMPORT_ASYNC_ROWS = env.int("IMPORT_ASYNC_ROWS", default=2_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1_000)
 IMPORT_MAX_ERRORS = env.int("IMPORT_MAX_ERRORS", default=10_000)
 IMPORT_QUEUE = env("IMPORT_QUEUE", default="")
+# Lists count their rows exactly up to LIST_COUNT_CAP and show "10,000+" beyond
+# (tracker.paging): an exact count of a million rows costs more than the page.
+LIST_COUNT_CAP = env.int("LIST_COUNT_CAP", default=10_000)
 
 # --- Mail --------------------------------------------------------------------
 

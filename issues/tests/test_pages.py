@@ -90,7 +90,7 @@ def test_the_list_filters_sorts_and_counts(maintainer, reporter):
 
     text = page.content.decode()
     assert "Critical bug" in text and "Low thing" not in text
-    assert "1 issue match these filters" in text
+    assert "1 issue matches these filters" in text
     ordered = logged_in(maintainer).get(url("list"), {"ordering": "severity"}).content.decode()
     assert ordered.index("Low thing") < ordered.index("Critical bug")
 
