@@ -95,11 +95,19 @@ def _rows(rows, offset: int, limit: int):
     """rows[offset:offset + limit]; for a queryset, found first by id alone and
     only then read whole ("deferred join"): walking the list's index to the page
     then needs only the index (an index-only scan with the id included), and
-    only the rows shown are fetched from the table with their joins."""
+    only the rows shown are fetched from the table with their joins.
+
+    When the list is ordered by an annotation first (the search's distance,
+    `search_vector <=> query`), the ids are found by that alone: an index can
+    hand out rows by such an operator, but not by it followed by more keys.
+    The page is then sorted by every key, so ties are ordered within a page."""
     if not isinstance(rows, QuerySet) or rows.query.is_empty():
         return rows[offset : offset + limit]
-    ids = rows.values("pk")[offset : offset + limit]
-    return rows.filter(pk__in=Subquery(ids))
+    ids = rows.values("pk")
+    ordering = rows.query.order_by
+    if ordering and isinstance(ordering[0], str) and ordering[0] in rows.query.annotations:
+        ids = ids.order_by(ordering[0])
+    return rows.filter(pk__in=Subquery(ids[offset : offset + limit]))
 
 
 @dataclass
