@@ -125,9 +125,22 @@ class Issue(models.Model):
             models.Index(fields=["severity", "status"], name="issue_severity_status_idx"),
             models.Index(fields=["assignee", "status"], name="issue_assignee_status_idx"),
             models.Index(fields=["reporter", "-updated_at"], name="issue_reporter_updated_idx"),
+            # The reports on resolved issues read these alone, never the table.
             models.Index(
                 fields=["resolved_at"],
                 name="issue_resolved_idx",
+                include=["created_at", "assignee"],
+                condition=models.Q(resolved_at__isnull=False),
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="issue_open_created_idx",
+                condition=~models.Q(status=Status.DONE),
+            ),
+            models.Index(
+                fields=["assignee", "resolved_at"],
+                name="issue_assignee_resolved_idx",
+                include=["created_at"],
                 condition=models.Q(resolved_at__isnull=False),
             ),
         ]

@@ -81,6 +81,13 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A database restart must cost at most one failed request, not a process restart.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL's JIT compiles any query it estimates as costly, which for the
+# reports and a search over a million issues spends more time compiling (100s of
+# ms) than running; Tracker's queries are short and index-driven.
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"]["options"] = (
+    DATABASES["default"]["OPTIONS"].get("options", "") + " -c jit=off"
+).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63799/0")

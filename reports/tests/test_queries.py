@@ -361,7 +361,7 @@ REPORTS = {
     "open_by_severity": (lambda user: queries.open_by_severity(user), 1),
     "by_status": (lambda user: queries.by_status(user), 1),
     "top_assignees": (lambda user: queries.top_assignees(user, MARCH), 1),
-    "resolution_latency": (lambda user: queries.resolution_latency(user, MARCH), 2),
+    "resolution_latency": (lambda user: queries.resolution_latency(user, MARCH), 1),
     "throughput": (lambda user: queries.throughput(user, MARCH), 1),
     "open_age": (lambda user: queries.open_age(user), 1),
 }
