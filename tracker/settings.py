@@ -194,6 +194,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.aggregate_daily_stats",
         "schedule": STATS_INTERVAL_MINUTES * 60,
     },
+    # The whole-history resolution latency, too costly per request (reports.snapshots).
+    "refresh-report-snapshots": {
+        "task": "reports.tasks.refresh_report_snapshots",
+        "schedule": STATS_INTERVAL_MINUTES * 60,
+    },
 }
 
 # --- API ---------------------------------------------------------------------

@@ -194,6 +194,8 @@ def test_with_no_issues_every_report_answers_zeros(maintainer):
     assert [row["count"] for row in queries.by_status(maintainer)] == [0, 0, 0, 0]
     assert queries.top_assignees(maintainer, MARCH) == []
     latency = queries.resolution_latency(maintainer, MARCH)
+    assert latency.pop("precomputed") is False
+    assert latency.pop("as_of") <= timezone.now()
     assert latency == {
         "overall": {
             "count": 0,
