@@ -164,4 +164,4 @@ def test_reading_one_issue_takes_a_few_queries(maintainer_api, many_issues):
 
     assert response.status_code == 200
     assert len(response.json()["labels"]) == 2
-    assert len(context.captured_queries) == 2  # the issue, its labels
+    assert len(context.captured_queries) == 1  # the issue with its people and label names
