@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -116,7 +117,9 @@ class IssueList(IssueViewMixin, GenericAPIView):
     def post(self, request):
         data = validated(s.IssueCreateInput, request.data)
         issue = services.create_issue(actor=request.user, **data)
-        path = s.IssueSerializer(issue, context={"request": request}).data["url"]
+        path = request.build_absolute_uri(
+            reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+        )
         return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
 
 
