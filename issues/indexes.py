@@ -7,7 +7,7 @@ class RumIndex(PostgresIndex):
     """A RUM index (the `rum` extension, Debian package postgresql-<major>-rum).
 
     Like GIN it answers `@@`, and it also stores each word's positions and
-    weights, so `ORDER BY search_vector <=> query LIMIT n` reads the best
+    weights, so `ORDER BY vector <=> query LIMIT n` reads the best
     matches straight from the index instead of ranking every match."""
 
     suffix = "rum"

@@ -2,7 +2,7 @@ import uuid
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -79,12 +79,6 @@ class Issue(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    search_vector = models.GeneratedField(
-        expression=SearchVector("title", weight="A", config="english")
-        + SearchVector("description", weight="B", config="english"),
-        output_field=SearchVectorField(),
-        db_persist=True,
-    )
 
     class Meta:
         ordering = ["-updated_at"]
@@ -109,7 +103,6 @@ class Issue(models.Model):
         # The list's orderings end with `number` as tie-breaker and include the id,
         # so a page is found by an index-only scan (see tracker.paging).
         indexes = [
-            RumIndex(fields=["search_vector"], name="issue_search_rum"),
             models.Index(
                 fields=["-updated_at", "-number"], name="issue_updated_idx", include=["id"]
             ),
@@ -155,6 +148,28 @@ class Issue(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != Status.DONE
+
+
+class IssueSearch(models.Model):
+    """An issue's words for full-text search: title (weight A) and description
+    (weight B), English stemming. Kept by triggers of migration 0006 (on insert,
+    and on an update that changes the title or the description), not by Django.
+
+    It lives beside the issue rather than in its row on purpose: its RUM index
+    (ranked search straight from the index) is costly to update, and a change
+    of status, assignee or labels, which rewrites the issue's row, must not
+    rewrite the issue's search entries too."""
+
+    issue = models.OneToOneField(
+        Issue, on_delete=models.CASCADE, primary_key=True, related_name="search"
+    )
+    vector = SearchVectorField()
+
+    class Meta:
+        indexes = [RumIndex(fields=["vector"], name="issue_search_rum")]
+
+    def __str__(self) -> str:
+        return f"Search words of {self.issue_id}"
 
 
 class Comment(models.Model):

@@ -29,12 +29,7 @@ def visible_issues(user) -> QuerySet[Issue]:
 
 def issue_list(user) -> QuerySet[Issue]:
     """Visible issues with what a list row shows, in a constant number of queries."""
-    return (
-        visible_issues(user)
-        .select_related("reporter", "assignee")
-        .prefetch_related("labels")
-        .defer("search_vector")
-    )
+    return visible_issues(user).select_related("reporter", "assignee").prefetch_related("labels")
 
 
 def issue_detail(user, **lookup) -> Issue | None:
@@ -49,7 +44,6 @@ def api_issue_list(user) -> QuerySet[Issue]:
     return (
         visible_issues(user)
         .select_related("reporter", "assignee")
-        .defer("search_vector")
         .annotate(label_names=ArraySubquery(names.values("name")))
     )
 
@@ -59,7 +53,7 @@ def api_issue(user, **lookup) -> Issue | None:
 
 
 class SearchDistance(Func):
-    """`search_vector <=> query`: the RUM index's distance (the inverse of a
+    """`vector <=> query`: the RUM index's distance (the inverse of a
     ts_rank-like score that weighs title (A) above description (B) matches).
     Ordering by it, ascending, reads the best matches straight from the index."""
 
@@ -75,12 +69,12 @@ def search(queryset: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     if not text:
         return queryset
     query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-    condition = Q(search_vector=query)
+    condition = Q(search__vector=query)
     number = NUMBER_QUERY.fullmatch(text)
     if number:
         condition |= Q(number=int(number.group(1)))
     return queryset.filter(condition).annotate(
-        search_distance=SearchDistance(F("search_vector"), query)
+        search_distance=SearchDistance(F("search__vector"), query)
     )
 
 

@@ -98,7 +98,7 @@ def _rows(rows, offset: int, limit: int):
     only the rows shown are fetched from the table with their joins.
 
     When the list is ordered by an annotation first (the search's distance,
-    `search_vector <=> query`), the ids are found by that alone: an index can
+    `vector <=> query`), the ids are found by that alone: an index can
     hand out rows by such an operator, but not by it followed by more keys.
     The page is then sorted by every key, so ties are ordered within a page."""
     if not isinstance(rows, QuerySet) or rows.query.is_empty():

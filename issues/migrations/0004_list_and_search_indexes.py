@@ -1,10 +1,9 @@
 """Indexes for a million issues (issue #7).
 
-- Full-text search: a RUM index instead of GIN, so that the best-ranked matches
-  come straight from the index (`ORDER BY search_vector <=> query LIMIT n`).
-  Needs the `rum` extension in the server: Debian/Ubuntu package
-  `postgresql-<major>-rum` (scripts/system-deps.sh installs it), and a role
-  allowed to CREATE EXTENSION when it is not there yet.
+- The `rum` extension, for the full-text search index of migration 0006. Needs
+  the extension in the server: Debian/Ubuntu package `postgresql-<major>-rum`
+  (scripts/system-deps.sh installs it), and a role allowed to CREATE EXTENSION
+  when it is not there yet.
 - The list's orderings with the `number` tie-breaker and the id included, so
   that a page is found with an index-only scan (tracker.paging).
 - Labels by label: (label_id, issue_id) on the labels table, for "issues with
@@ -13,8 +12,6 @@
 """
 
 from django.db import migrations, models
-
-import issues.indexes
 
 
 class CreateRumExtension(migrations.RunSQL):
@@ -51,11 +48,6 @@ class Migration(migrations.Migration):
 
     operations = [
         CreateRumExtension(),
-        migrations.RemoveIndex(model_name="issue", name="issue_search_gin"),
-        migrations.AddIndex(
-            model_name="issue",
-            index=issues.indexes.RumIndex(fields=["search_vector"], name="issue_search_rum"),
-        ),
         migrations.RemoveIndex(model_name="issue", name="issue_updated_idx"),
         migrations.AddIndex(
             model_name="issue",

@@ -52,12 +52,7 @@ def bulk_change_status(*, actor: User, ids: Iterable[Any], status: str) -> list[
         raise ValidationError(errors)
 
     # Lock in id order so two bulk changes over overlapping sets cannot deadlock.
-    issues = list(
-        Issue.objects.select_for_update()
-        .filter(pk__in=wanted)
-        .defer("search_vector")
-        .order_by("pk")
-    )
+    issues = list(Issue.objects.select_for_update().filter(pk__in=wanted).order_by("pk"))
     visible = {issue.pk: issue for issue in issues if roles.can_view_issue(actor, issue)}
     missing = sorted(str(pk) for pk in wanted - visible.keys())
     if missing:
