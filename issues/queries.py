@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 
 from accounts import roles
 from accounts.models import Role, User
-from issues.models import Comment, EventKind, Issue, IssueEvent, Label
+from issues.models import Comment, EventKind, Issue, IssueEvent, Label, Watch
 
 SEARCH_CONFIG = "english"
 NUMBER_QUERY = re.compile(r"#?(\d{1,18})")
@@ -34,6 +34,35 @@ def issue_list(user) -> QuerySet[Issue]:
 
 def issue_detail(user, **lookup) -> Issue | None:
     return issue_list(user).filter(**lookup).first()
+
+
+def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
+    """The issue page's issue and every label (for the panel's picker), in two
+    queries: the issue comes with its people, whether `user` watches it
+    (`user_watching`) and its label ids, and its labels are taken from the list
+    of all labels instead of being read again."""
+    all_labels = list(labels())
+    through = Issue.labels.through
+    issue = (
+        visible_issues(user)
+        .select_related("reporter", "assignee")
+        .annotate(
+            label_ids=ArraySubquery(
+                through.objects.filter(issue_id=OuterRef("pk")).values("label_id")
+            ),
+            user_watching=Exists(Watch.objects.filter(user_id=user.pk, issue_id=OuterRef("pk"))),
+        )
+        .filter(number=number)
+        .first()
+    )
+    if issue is not None:
+        # What prefetch_related("labels") would have stored, from the labels at hand.
+        ids = set(issue.label_ids)
+        own = issue.labels.all()
+        own._result_cache = [label for label in all_labels if label.pk in ids]
+        own._prefetch_done = True
+        issue._prefetched_objects_cache = {"labels": own}
+    return issue, all_labels
 
 
 def api_issue_list(user) -> QuerySet[Issue]:
