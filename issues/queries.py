@@ -6,7 +6,8 @@ from operator import attrgetter
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Exists, F, FloatField, Func, OrderBy, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, FloatField, Func, OrderBy, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
 from accounts import roles
@@ -98,13 +99,20 @@ def search(queryset: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     if not text:
         return queryset
     query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-    condition = Q(search__vector=query)
     number = NUMBER_QUERY.fullmatch(text)
     if number:
-        condition |= Q(number=int(number.group(1)))
-    return queryset.filter(condition).annotate(
-        search_distance=SearchDistance(F("search__vector"), query)
-    )
+        # Words or the number: gathered as one list of ids (each side by its own
+        # index), since an OR across the issue and its search row can use neither.
+        matching = RawSQL(
+            "SELECT issue_id FROM issues_issuesearch"
+            " WHERE vector @@ websearch_to_tsquery(%s::regconfig, %s)"
+            " UNION SELECT id FROM issues_issue WHERE number = %s",
+            [SEARCH_CONFIG, text, int(number.group(1))],
+        )
+        queryset = queryset.filter(pk__in=matching)
+    else:
+        queryset = queryset.filter(search__vector=query)
+    return queryset.annotate(search_distance=SearchDistance(F("search__vector"), query))
 
 
 def with_all_labels(queryset: QuerySet[Issue], names: list[str]) -> QuerySet[Issue]:
