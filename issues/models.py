@@ -115,6 +115,9 @@ class Issue(models.Model):
             models.Index(
                 fields=["severity", "number"], name="issue_severity_number_idx", include=["id"]
             ),
+            # Counting a status x label filter: the status's ids in id order, merged
+            # with (or probed from) the label's (label, issue) index.
+            models.Index(fields=["status", "id"], name="issue_status_id_idx"),
             models.Index(fields=["severity", "status"], name="issue_severity_status_idx"),
             models.Index(fields=["assignee", "status"], name="issue_assignee_status_idx"),
             models.Index(fields=["reporter", "-updated_at"], name="issue_reporter_updated_idx"),

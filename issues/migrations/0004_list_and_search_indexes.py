@@ -70,6 +70,10 @@ class Migration(migrations.Migration):
                 fields=["severity", "number"], include=("id",), name="issue_severity_number_idx"
             ),
         ),
+        migrations.AddIndex(
+            model_name="issue",
+            index=models.Index(fields=["status", "id"], name="issue_status_id_idx"),
+        ),
         migrations.RunSQL(
             f"CREATE INDEX IF NOT EXISTS {LABEL_INDEX} ON issues_issue_labels (label_id, issue_id)",
             reverse_sql=f"DROP INDEX IF EXISTS {LABEL_INDEX}",
