@@ -172,7 +172,6 @@ def raw_copy(csv_path: Path) -> dict:
         result["live_table_seconds"] = round(time.perf_counter() - began, 3)
         conn.rollback()
         cur.execute("CREATE TEMP TABLE bench_staging (LIKE issues_issue INCLUDING DEFAULTS)")
-        cur.execute("ALTER TABLE bench_staging DROP COLUMN search_vector")
         began = time.perf_counter()
         with cur.copy(f"COPY bench_staging ({columns}) FROM STDIN") as copy:
             copy.write(data)

@@ -4,7 +4,6 @@ the same query string the same way (and reject the same bad values)."""
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db.models import F
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -158,5 +157,5 @@ class IssueFilter(filters.FilterSet):
                 else queryset.order_by(key)
             )
         if (self.form.cleaned_data.get("q") or "").strip():
-            return queryset.order_by(F("rank").desc(), "-updated_at")
+            return queryset.order_by("search_distance", "-updated_at", "-number")
         return queryset.order_by("-updated_at", "-number")

@@ -2,10 +2,11 @@ import uuid
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Lower
+
+from issues.indexes import RumIndex
 
 # Issue numbers come from a database sequence (created by the first migration), so
 # concurrent creates, bulk imports and COPY loads all draw distinct numbers.
@@ -78,12 +79,6 @@ class Issue(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    search_vector = models.GeneratedField(
-        expression=SearchVector("title", weight="A", config="english")
-        + SearchVector("description", weight="B", config="english"),
-        output_field=SearchVectorField(),
-        db_persist=True,
-    )
 
     class Meta:
         ordering = ["-updated_at"]
@@ -105,11 +100,24 @@ class Issue(models.Model):
                 name="issue_resolved_at_matches_status",
             ),
         ]
+        # The list's orderings end with `number` as tie-breaker and include the id,
+        # so a page is found by an index-only scan (see tracker.paging).
         indexes = [
-            GinIndex(fields=["search_vector"], name="issue_search_gin"),
-            models.Index(fields=["-updated_at"], name="issue_updated_idx"),
+            models.Index(
+                fields=["-updated_at", "-number"], name="issue_updated_idx", include=["id"]
+            ),
             models.Index(fields=["created_at"], name="issue_created_idx"),
-            models.Index(fields=["status", "-updated_at"], name="issue_status_updated_idx"),
+            models.Index(
+                fields=["status", "-updated_at", "-number"],
+                name="issue_status_updated_idx",
+                include=["id"],
+            ),
+            models.Index(
+                fields=["severity", "number"], name="issue_severity_number_idx", include=["id"]
+            ),
+            # Counting a status x label filter: the status's ids in id order, merged
+            # with (or probed from) the label's (label, issue) index.
+            models.Index(fields=["status", "id"], name="issue_status_id_idx"),
             models.Index(fields=["severity", "status"], name="issue_severity_status_idx"),
             # Open issues per severity (/metrics, reports): reads the open rows only.
             models.Index(
@@ -119,9 +127,22 @@ class Issue(models.Model):
             ),
             models.Index(fields=["assignee", "status"], name="issue_assignee_status_idx"),
             models.Index(fields=["reporter", "-updated_at"], name="issue_reporter_updated_idx"),
+            # The reports on resolved issues read these alone, never the table.
             models.Index(
                 fields=["resolved_at"],
                 name="issue_resolved_idx",
+                include=["created_at", "assignee"],
+                condition=models.Q(resolved_at__isnull=False),
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="issue_open_created_idx",
+                condition=~models.Q(status=Status.DONE),
+            ),
+            models.Index(
+                fields=["assignee", "resolved_at"],
+                name="issue_assignee_resolved_idx",
+                include=["created_at"],
                 condition=models.Q(resolved_at__isnull=False),
             ),
         ]
@@ -136,6 +157,28 @@ class Issue(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != Status.DONE
+
+
+class IssueSearch(models.Model):
+    """An issue's words for full-text search: title (weight A) and description
+    (weight B), English stemming. Kept by triggers of migration 0006 (on insert,
+    and on an update that changes the title or the description), not by Django.
+
+    It lives beside the issue rather than in its row on purpose: its RUM index
+    (ranked search straight from the index) is costly to update, and a change
+    of status, assignee or labels, which rewrites the issue's row, must not
+    rewrite the issue's search entries too."""
+
+    issue = models.OneToOneField(
+        Issue, on_delete=models.CASCADE, primary_key=True, related_name="search"
+    )
+    vector = SearchVectorField()
+
+    class Meta:
+        indexes = [RumIndex(fields=["vector"], name="issue_search_rum")]
+
+    def __str__(self) -> str:
+        return f"Search words of {self.issue_id}"
 
 
 class Comment(models.Model):

@@ -2,14 +2,17 @@
 scoping cannot be forgotten, and the joins a page needs are made once."""
 
 import re
+from operator import attrgetter
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import Count, F, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Exists, F, FloatField, Func, OrderBy, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
 from accounts import roles
 from accounts.models import Role, User
-from issues.models import Comment, EventKind, Issue, IssueEvent, Label
+from issues.models import Comment, EventKind, Issue, IssueEvent, Label, Watch
 
 SEARCH_CONFIG = "english"
 NUMBER_QUERY = re.compile(r"#?(\d{1,18})")
@@ -27,34 +30,100 @@ def visible_issues(user) -> QuerySet[Issue]:
 
 def issue_list(user) -> QuerySet[Issue]:
     """Visible issues with what a list row shows, in a constant number of queries."""
-    return (
-        visible_issues(user)
-        .select_related("reporter", "assignee")
-        .prefetch_related("labels")
-        .defer("search_vector")
-    )
+    return visible_issues(user).select_related("reporter", "assignee").prefetch_related("labels")
 
 
 def issue_detail(user, **lookup) -> Issue | None:
     return issue_list(user).filter(**lookup).first()
 
 
+def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
+    """The issue page's issue and every label (for the panel's picker), in two
+    queries: the issue comes with its people, whether `user` watches it
+    (`user_watching`) and its label ids, and its labels are taken from the list
+    of all labels instead of being read again."""
+    all_labels = list(labels())
+    through = Issue.labels.through
+    issue = (
+        visible_issues(user)
+        .select_related("reporter", "assignee")
+        .annotate(
+            label_ids=ArraySubquery(
+                through.objects.filter(issue_id=OuterRef("pk")).values("label_id")
+            ),
+            user_watching=Exists(Watch.objects.filter(user_id=user.pk, issue_id=OuterRef("pk"))),
+        )
+        .filter(number=number)
+        .first()
+    )
+    if issue is not None:
+        # What prefetch_related("labels") would have stored, from the labels at hand.
+        ids = set(issue.label_ids)
+        own = issue.labels.all()
+        own._result_cache = [label for label in all_labels if label.pk in ids]
+        own._prefetch_done = True
+        issue._prefetched_objects_cache = {"labels": own}
+    return issue, all_labels
+
+
+def api_issue_list(user) -> QuerySet[Issue]:
+    """Visible issues as the API renders them: the people joined, the label
+    names (all the API shows of labels) gathered in the same query as an array,
+    so one issue is one query and a page is one query plus its count."""
+    names = Label.objects.filter(issues=OuterRef("pk")).order_by(Lower("name"), "name")
+    return (
+        visible_issues(user)
+        .select_related("reporter", "assignee")
+        .annotate(label_names=ArraySubquery(names.values("name")))
+    )
+
+
+def api_issue(user, **lookup) -> Issue | None:
+    return api_issue_list(user).filter(**lookup).first()
+
+
+class SearchDistance(Func):
+    """`vector <=> query`: the RUM index's distance (the inverse of a
+    ts_rank-like score that weighs title (A) above description (B) matches).
+    Ordering by it, ascending, reads the best matches straight from the index."""
+
+    arg_joiner = " <=> "
+    template = "(%(expressions)s)"
+    output_field = FloatField()
+
+
 def search(queryset: QuerySet[Issue], text: str) -> QuerySet[Issue]:
-    """Full-text match over title (weight A) and description (weight B), ranked;
-    "#42" or "42" also finds issue 42."""
+    """Full-text match over title (weight A) and description (weight B), ranked
+    (`search_distance`, smaller is better); "#42" or "42" also finds issue 42."""
     text = text.strip()
     if not text:
         return queryset
     query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-    condition = Q(search_vector=query)
     number = NUMBER_QUERY.fullmatch(text)
     if number:
-        condition |= Q(number=int(number.group(1)))
-    return queryset.filter(condition).annotate(rank=SearchRank(F("search_vector"), query))
+        # Words or the number: gathered as one list of ids (each side by its own
+        # index), since an OR across the issue and its search row can use neither.
+        matching = RawSQL(
+            "SELECT issue_id FROM issues_issuesearch"
+            " WHERE vector @@ websearch_to_tsquery(%s::regconfig, %s)"
+            " UNION SELECT id FROM issues_issue WHERE number = %s",
+            [SEARCH_CONFIG, text, int(number.group(1))],
+        )
+        queryset = queryset.filter(pk__in=matching)
+    else:
+        queryset = queryset.filter(search__vector=query)
+    return queryset.annotate(search_distance=SearchDistance(F("search__vector"), query))
 
 
 def with_all_labels(queryset: QuerySet[Issue], names: list[str]) -> QuerySet[Issue]:
-    """Issues carrying every one of `names` (case-insensitive)."""
+    """Issues carrying every one of `names` (case-insensitive).
+
+    The label ids are looked up first (one small query) so that they reach
+    PostgreSQL as constants: its statistics then tell a label on a quarter of
+    the issues from one on a hundredth, and it picks the plan to match. Each
+    label is one EXISTS (a semi-join, served by the (label, issue) and (issue,
+    label) indexes): walking the list's index in order and probing each issue's
+    labels stops after a page, where grouping every issue of a label would not."""
     wanted = {name.strip().lower() for name in names if name.strip()}
     if not wanted:
         return queryset
@@ -65,14 +134,27 @@ def with_all_labels(queryset: QuerySet[Issue], names: list[str]) -> QuerySet[Iss
     )
     if len(ids) < len(wanted):  # an unknown label: nothing can carry all of them
         return queryset.none()
-    having_all = (
-        Issue.labels.through.objects.filter(label_id__in=ids)
-        .values("issue_id")
-        .annotate(found=Count("label_id"))
-        .filter(found=len(ids))
-        .values("issue_id")
-    )
-    return queryset.filter(pk__in=having_all)
+    through = Issue.labels.through
+    for label_id in sorted(ids):
+        queryset = queryset.filter(
+            Exists(through.objects.filter(issue_id=OuterRef("pk"), label_id=label_id))
+        )
+    return queryset
+
+
+def sorted_like(rows: list, ordering) -> list:
+    """`rows` sorted in Python as `ordering` (a queryset's order_by: field names,
+    "-name", or F(...).desc()) sorts them in SQL; ties keep their order."""
+    rows = list(rows)
+    for key in reversed(ordering):
+        if isinstance(key, OrderBy) and isinstance(key.expression, F):
+            name, descending = key.expression.name, key.descending
+        elif isinstance(key, str):
+            name, descending = key.lstrip("-"), key.startswith("-")
+        else:
+            raise ValueError(f"Cannot sort by {key!r} in Python.")
+        rows.sort(key=attrgetter(name), reverse=descending)
+    return rows
 
 
 def timeline(issue: Issue) -> QuerySet[IssueEvent]:

@@ -131,6 +131,10 @@ class TopAssigneesReport(PeriodReport):
 
 
 class LatencyReport(PeriodReport):
+    precomputed = serializers.BooleanField(
+        help_text="true: the whole history, computed ahead by the stats task at `as_of` "
+        "(too costly per request); false: computed now"
+    )
     overall = Latency()
     assignees = AssigneeLatency(many=True, help_text="most resolved first")
 
@@ -152,6 +156,7 @@ class ReportView(GenericAPIView):
         return queries.parse_period(params.get("since"), params.get("until"))
 
     def answer(self, **data) -> Response:
+        # A report computed ahead says when (its own `as_of`); others: now.
         return Response(self.get_serializer({"as_of": timezone.now(), **data}).data)
 
 

@@ -29,3 +29,21 @@ class DailyStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.status}/{self.get_severity_display()}: {self.count}"
+
+
+class ReportSnapshot(models.Model):
+    """A report computed ahead of time, for the periods too long to compute on
+    each request (see reports.snapshots): its data as the report returns it,
+    the period it covers, and when it was computed (shown as "as of")."""
+
+    report = models.CharField(max_length=40, unique=True)
+    since = models.DateField()
+    until = models.DateField()
+    data = models.JSONField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["report"]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.since}..{self.until} as of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, DurationField, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts import roles
 from issues.models import Issue, Severity, Status
 from issues.queries import visible_issues
+from reports.models import ReportSnapshot
 
 UTC = datetime.UTC
 DEFAULT_DAYS = 90
@@ -173,22 +174,6 @@ def human_duration(seconds: float | None) -> str | None:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's ordered-set aggregate, e.g. the median of an interval:
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY resolved_at - created_at)."""
-
-    function = "percentile_cont"
-    name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression, fraction: float, **extra):
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must be in [0, 1]")
-        super().__init__(
-            expression, fraction=repr(float(fraction)), output_field=DurationField(), **extra
-        )
-
-
 # --- the reports --------------------------------------------------------------
 
 
@@ -198,7 +183,7 @@ def open_by_severity(user) -> list[dict]:
         _issues(user)
         .exclude(status=Status.DONE)
         .values("severity")
-        .annotate(count=Count("pk"))
+        .annotate(count=Count("*"))
         .values_list("severity", "count")
     )
     counts = dict(rows)
@@ -211,7 +196,7 @@ def open_by_severity(user) -> list[dict]:
 def by_status(user) -> list[dict]:
     """All issues per status, every status listed in workflow order."""
     counts = dict(
-        _issues(user).values("status").annotate(count=Count("pk")).values_list("status", "count")
+        _issues(user).values("status").annotate(count=Count("*")).values_list("status", "count")
     )
     return [
         {"status": status.value, "label": status.label, "count": counts.get(status, 0)}
@@ -230,7 +215,7 @@ def top_assignees(user, period: Period, limit: int = DEFAULT_LIMIT) -> list[dict
         _resolved_in(user, period)
         .filter(assignee__isnull=False)
         .values("assignee", "assignee__display_name", "assignee__email")
-        .annotate(resolved=Count("pk"))
+        .annotate(resolved=Count("*"))
         .order_by("-resolved", "assignee__display_name", "assignee__email", "assignee")[:limit]
     )
     return [
@@ -244,77 +229,106 @@ def top_assignees(user, period: Period, limit: int = DEFAULT_LIMIT) -> list[dict
     ]
 
 
-def _latency_aggregates() -> dict:
-    duration = F("resolved_at") - F("created_at")
-    return {
-        "count": Count("pk"),
-        "average": Avg(duration, output_field=DurationField()),
-        "median": PercentileCont(duration, 0.5),
-        "p90": PercentileCont(duration, 0.9),
-    }
-
-
-def _latency(row: dict) -> dict:
-    result = {"count": row["count"]}
-    for key in ("average", "median", "p90"):
-        value = row[key]
+def _latency(count: int, average, percentiles) -> dict:
+    median, p90 = percentiles or (None, None)
+    result = {"count": count}
+    for key, value in (("average", average), ("median", median), ("p90", p90)):
         seconds = value.total_seconds() if value is not None else None
         result[f"{key}_seconds"] = seconds
         result[key] = human_duration(seconds)
     return result
 
 
+# Per assignee and overall in one pass (GROUPING SETS); both percentiles from
+# one sort (percentile_cont of an array). The (assignee, resolved_at) index
+# hands the rows over already grouped by assignee, the (resolved_at) one serves
+# short periods; both include created_at, so neither reads the table.
+_LATENCY = """
+WITH latency AS (
+    SELECT grouping(assignee_id) = 1 AS overall, assignee_id, count(*) AS n,
+           avg(resolved_at - created_at) AS average,
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolved_at - created_at)
+               AS percentiles
+    FROM ({resolved}) AS issue
+    GROUP BY GROUPING SETS ((assignee_id), ())
+)
+SELECT latency.overall, latency.assignee_id, person.display_name, person.email,
+       latency.n, latency.average, latency.percentiles
+FROM latency LEFT JOIN accounts_user AS person ON person.id = latency.assignee_id
+ORDER BY latency.overall DESC, latency.n DESC, person.display_name, person.email,
+         latency.assignee_id
+"""
+
+
 def resolution_latency(user, period: Period) -> dict:
     """Time from creation to resolution (resolved_at - created_at) of the issues
     resolved in the period: average, median and 90th percentile (interpolated,
     PostgreSQL's percentile_cont), overall and per assignee (most resolved first;
-    `assignee` None for the unassigned). Two queries."""
-    resolved = _resolved_in(user, period)
-    overall = resolved.aggregate(**_latency_aggregates())
-    rows = (
-        resolved.values("assignee", "assignee__display_name", "assignee__email")
-        .annotate(**_latency_aggregates())
-        .order_by("-count", "assignee__display_name", "assignee__email", "assignee")
+    `assignee` None for the unassigned).
+
+    `as_of` is when the numbers were computed: now, or — for the whole history,
+    too long to sort on each request — when the stats task last computed them
+    (`precomputed` true; see reports.snapshots). One query either way."""
+    issues = _issues(user)
+    if period.days > DEFAULT_DAYS:
+        snapshot = (
+            ReportSnapshot.objects.filter(
+                report="resolution-latency", until=period.until, since__gte=period.since
+            )
+            .only("data", "computed_at")
+            .first()
+        )
+        if snapshot is not None:
+            return {**snapshot.data, "as_of": snapshot.computed_at, "precomputed": True}
+    return {**latency_of(issues, period), "as_of": timezone.now(), "precomputed": False}
+
+
+def latency_of(issues: QuerySet[Issue], period: Period) -> dict:
+    """resolution_latency's numbers for these issues, computed now: plain data
+    (JSON-ready, for reports.snapshots)."""
+    resolved_sql, params = (
+        issues.filter(resolved_at__gte=period.start, resolved_at__lt=period.end)
+        .values("assignee_id", "created_at", "resolved_at")
+        .query.sql_with_params()
     )
-    return {
-        "overall": _latency(overall),
-        "assignees": [
-            {
-                "assignee": _user_ref(
-                    row["assignee"], row["assignee__display_name"], row["assignee__email"]
-                ),
-                **_latency(row),
-            }
-            for row in rows
-        ],
-    }
+    with connection.cursor() as cursor:
+        cursor.execute(_LATENCY.format(resolved=resolved_sql), params)
+        rows = cursor.fetchall()
+    overall = _latency(0, None, None)
+    assignees = []
+    for is_overall, pk, display_name, email, count, average, percentiles in rows:
+        if is_overall:
+            overall = _latency(count, average, percentiles)
+        else:
+            person = _user_ref(pk, display_name, email)
+            assignees.append({"assignee": person, **_latency(count, average, percentiles)})
+    return {"overall": overall, "assignees": assignees}
 
 
-# One row per day of the period (generate_series fills the quiet days with
-# zeros): issues created, issues resolved (those still DONE), and the open
-# (not DONE) issues counted by the stats task that day — NULL on a day with no
-# snapshot, which is unknown rather than zero. `visible` is visible_issues(user).
+# One row per day of the period (generate_series, so quiet days are zeros):
+# issues created, issues resolved (those still DONE), and the open (not DONE)
+# issues counted by the stats task that day — NULL on a day with no snapshot,
+# which is unknown rather than zero. `visible` is visible_issues(user). Each
+# day's counts are two small index-only range scans (created_at, resolved_at):
+# no sort of a million timestamps into days.
 _THROUGHPUT = """
-WITH visible AS ({visible}),
+WITH visible AS NOT MATERIALIZED ({visible}),
 days AS (
-    SELECT d::date AS day FROM generate_series(%s::date, %s::date, interval '1 day') AS d
-),
-created AS (
-    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM visible
-    WHERE created_at >= %s AND created_at < %s GROUP BY 1
-),
-resolved AS (
-    SELECT (resolved_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM visible
-    WHERE resolved_at >= %s AND resolved_at < %s GROUP BY 1
+    SELECT d::date AS day, d AT TIME ZONE 'UTC' AS starts,
+           (d + interval '1 day') AT TIME ZONE 'UTC' AS ends
+    FROM generate_series(%s::date::timestamp, %s::date::timestamp, interval '1 day') AS d
 ),
 snapshot AS (
     SELECT date AS day, COALESCE(sum(count) FILTER (WHERE status <> %s), 0) AS n
     FROM reports_dailystat WHERE date BETWEEN %s AND %s GROUP BY date
 )
-SELECT days.day, COALESCE(created.n, 0), COALESCE(resolved.n, 0), snapshot.n
+SELECT days.day,
+       (SELECT count(*) FROM visible
+        WHERE visible.created_at >= days.starts AND visible.created_at < days.ends),
+       (SELECT count(*) FROM visible
+        WHERE visible.resolved_at >= days.starts AND visible.resolved_at < days.ends),
+       snapshot.n
 FROM days
-LEFT JOIN created USING (day)
-LEFT JOIN resolved USING (day)
 LEFT JOIN snapshot USING (day)
 ORDER BY days.day
 """
@@ -331,10 +345,6 @@ def throughput(user, period: Period) -> list[dict]:
         *visible_params,
         period.since,
         period.until,
-        period.start,
-        period.end,
-        period.start,
-        period.end,
         Status.DONE.value,
         period.since,
         period.until,
@@ -361,7 +371,7 @@ def open_age(user, now: datetime.datetime | None = None) -> list[dict]:
         condition = Q(created_at__lte=now - low)
         if high is not None:
             condition &= Q(created_at__gt=now - high)
-        buckets[key] = Count("pk", filter=condition)
+        buckets[key] = Count("created_at", filter=condition)  # never null: count(*) with a filter
     counts = _issues(user).exclude(status=Status.DONE).aggregate(**buckets)
     return [
         {"bucket": key, "label": label, "count": counts[key]}

@@ -14,3 +14,12 @@ def aggregate_daily_stats() -> int:
         cells = stats.aggregate_daily_stats()
         live.announce_stats()
     return cells
+
+
+@shared_task(name="reports.tasks.refresh_report_snapshots")
+def refresh_report_snapshots() -> str:
+    """Recompute the reports served precomputed (reports.snapshots); returns the
+    snapshot's description."""
+    from reports import snapshots
+
+    return str(snapshots.refresh_latency())

@@ -40,6 +40,8 @@ class Report:
     charts: list[dict] = field(default_factory=list)
     collapsed: bool = False  # a long table starts folded away
     csv_url: str = ""
+    # Set when the numbers were computed ahead (reports.snapshots), not now.
+    precomputed_at: datetime.datetime | None = None
 
     def __post_init__(self):
         if not self.csv_columns:
@@ -171,6 +173,7 @@ def resolution_latency(user, period, limit, now) -> Report:
             for name, row in entries
         ],
         charts=[charts.bar_chart("chart-resolution-latency", f"{title} {summary}.", names, hours)],
+        precomputed_at=data["as_of"] if data["precomputed"] else None,
     )
 
 

@@ -14,9 +14,11 @@ from rest_framework import exceptions, parsers, renderers, serializers, status
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from issues.errors import FieldPermissionDenied, PayloadTooLarge, VersionConflict
+from tracker import paging
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -100,8 +102,77 @@ def _summary(errors: Mapping) -> str:
 
 
 class Pagination(LimitOffsetPagination):
+    """limit/offset pages whose `count` is exact up to settings.LIST_COUNT_CAP (10,000).
+
+    Beyond it `count` is the cap and `count_exact` is false ("more than 10,000"):
+    counting a million rows on every page costs more than the page itself. A
+    client that reads only `count` still gets a number; `next` does not depend
+    on the count, so following it walks the whole list."""
+
     default_limit = 50
     max_limit = 200
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.offset = self.get_offset(request)
+        page, self.has_next, counted = paging.page_slice(queryset, self.offset, self.limit)
+        self.count, self.count_exact = counted.value, counted.exact
+        if self.has_next or self.offset > 0:
+            self.display_page_controls = True
+        return page
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "count": self.count,
+                "count_exact": self.count_exact,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        shape = super().get_paginated_response_schema(schema)
+        shape["required"] = ["count", "count_exact", "results"]
+        shape["properties"]["count"] = {
+            "type": "integer",
+            "example": 123,
+            "description": "the number of results, exact up to a cap (10,000 by default); "
+            "when `count_exact` is false there are more than this many",
+        }
+        shape["properties"] = {
+            "count": shape["properties"]["count"],
+            "count_exact": {
+                "type": "boolean",
+                "example": True,
+                "description": "false when the list is longer than `count` (counted up to "
+                "the cap only); follow `next` to read on",
+            },
+            **{k: v for k, v in shape["properties"].items() if k != "count"},
+        }
+        return shape
+
+    def get_next_link(self):
+        if not self.has_next:
+            return None
+        url = replace_query_param(
+            self.request.build_absolute_uri(), self.limit_query_param, self.limit
+        )
+        return replace_query_param(url, self.offset_query_param, self.offset + self.limit)
+
+    def get_html_context(self):
+        """The browsable API's page links: past the cap, up to the next page."""
+        if self.count_exact:
+            return super().get_html_context()
+        exact_count, self.count = self.count, self.offset + self.limit + int(self.has_next)
+        try:
+            return super().get_html_context()
+        finally:
+            self.count = exact_count
 
 
 class JSONParser(parsers.JSONParser):

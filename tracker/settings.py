@@ -100,6 +100,13 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A database restart must cost at most one failed request, not a process restart.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL's JIT compiles any query it estimates as costly, which for the
+# reports and a search over a million issues spends more time compiling (100s of
+# ms) than running; Tracker's queries are short and index-driven.
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"]["options"] = (
+    DATABASES["default"]["OPTIONS"].get("options", "") + " -c jit=off"
+).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63799/0")
@@ -218,6 +225,9 @@ IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1_000)
 IMPORT_MAX_ERRORS = env.int("IMPORT_MAX_ERRORS", default=10_000)
 IMPORT_QUEUE = env("IMPORT_QUEUE", default="")
 IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
+# Lists count their rows exactly up to LIST_COUNT_CAP and show "10,000+" beyond
+# (tracker.paging): an exact count of a million rows costs more than the page.
+LIST_COUNT_CAP = env.int("LIST_COUNT_CAP", default=10_000)
 
 # --- Mail --------------------------------------------------------------------
 
@@ -279,6 +289,11 @@ CELERY_BEAT_SCHEDULE = {
     "reap-abandoned-imports": {
         "task": "issues.reap_abandoned_imports",
         "schedule": 60,
+    },
+    # The whole-history resolution latency, too costly per request (reports.snapshots).
+    "refresh-report-snapshots": {
+        "task": "reports.tasks.refresh_report_snapshots",
+        "schedule": STATS_INTERVAL_MINUTES * 60,
     },
 }
 

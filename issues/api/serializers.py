@@ -61,8 +61,12 @@ class IssueSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
     def get_labels(self, issue) -> list[str]:
-        # Sorted in Python: the prefetched labels come without a guaranteed order.
-        return sorted((label.name for label in issue.labels.all()), key=str.lower)
+        # queries.api_issue_list reads the names with the issue; otherwise the
+        # (prefetched) labels. Sorted here either way, the same for both.
+        names = getattr(issue, "label_names", None)
+        if names is None:
+            names = [label.name for label in issue.labels.all()]
+        return sorted(names, key=str.lower)
 
 
 class IssueCreateInput(StrictSerializer):

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -52,7 +53,7 @@ def get_visible_issue(request: Request, issue_id) -> Issue:
         pk = uuid.UUID(str(issue_id))
     except ValueError:
         raise NotFound("No such issue.") from None
-    issue = queries.issue_detail(request.user, pk=pk)
+    issue = queries.api_issue(request.user, pk=pk)
     if issue is None:
         raise NotFound("No such issue.")
     return issue
@@ -62,16 +63,16 @@ class IssueViewMixin:
     """Renders issues with their ETag; also renders the `current` of a conflict."""
 
     def represent(self, issue: Issue) -> dict:
-        issue = queries.issue_detail(self.request.user, pk=issue.pk) or issue
+        issue = queries.api_issue(self.request.user, pk=issue.pk) or issue
         return s.IssueSerializer(issue, context={"request": self.request}).data
 
     def issue_response(
         self, issue: Issue, code=status.HTTP_200_OK, *, fresh=False, **headers
     ) -> Response:
-        """`fresh`: the issue was just read by queries.issue_detail, no need to
+        """`fresh`: the issue was just read by queries.api_issue, no need to
         read it again (after a write it must be, for the labels and version)."""
         if not fresh:
-            issue = queries.issue_detail(self.request.user, pk=issue.pk)
+            issue = queries.api_issue(self.request.user, pk=issue.pk)
         data = s.IssueSerializer(issue, context={"request": self.request}).data
         response = Response(data, status=code, headers=headers)
         response["ETag"] = issue.etag
@@ -106,7 +107,7 @@ class IssueList(IssueViewMixin, GenericAPIView):
     filterset_class = IssueFilter
 
     def get_queryset(self) -> QuerySet[Issue]:
-        return queries.issue_list(self.request.user)
+        return queries.api_issue_list(self.request.user)
 
     @extend_schema(
         operation_id="issues_list",
@@ -126,7 +127,9 @@ class IssueList(IssueViewMixin, GenericAPIView):
         data = validated(s.IssueCreateInput, request.data)
         with transaction.atomic():
             issue = services.create_issue(actor=request.user, **data)
-            path = s.IssueSerializer(issue, context={"request": request}).data["url"]
+            path = request.build_absolute_uri(
+                reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+            )
             return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
 
 
@@ -179,7 +182,7 @@ class IssueByNumber(IssueDetail):
     http_method_names = ["get", "head", "options"]
 
     def lookup_issue(self, request, **kwargs) -> Issue:
-        issue = queries.issue_detail(request.user, number=kwargs["number"])
+        issue = queries.api_issue(request.user, number=kwargs["number"])
         if issue is None:
             raise NotFound("No such issue.")
         return issue

@@ -88,9 +88,12 @@ def bulk_change_status(*, actor: User, ids: Iterable[Any], status: str) -> list[
         )
         for issue in moving
     )
-    changed = list(Issue.objects.filter(pk__in=[issue.pk for issue in moving]).order_by("number"))
+    # The rows are locked until the commit: what the UPDATE wrote is what they hold.
+    changed = sorted(moving, key=lambda issue: issue.number)
     for issue in changed:
-        live.announce("updated", issue)
+        issue.status, issue.version, issue.updated_at = status, issue.version + 1, now
+        issue.resolved_at = now if status == Status.DONE else None
+    live.announce_many("updated", changed)
     # One task after the commit, so each watcher gets one mail for the whole batch.
     notifications.schedule(events)
     return changed

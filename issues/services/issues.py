@@ -62,8 +62,9 @@ def create_issue(
         resolved_at=timezone.now() if status == Status.DONE else None,
         **cleaned,
     )
-    if label_objs:
-        issue.labels.set(label_objs)
+    if label_objs:  # a new issue has no labels yet: insert, nothing to compare
+        through = Issue.labels.through
+        through.objects.bulk_create(through(issue=issue, label=label) for label in label_objs)
     event = IssueEvent.objects.create(
         issue=issue,
         actor=actor,
@@ -173,12 +174,15 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
         )
         for field, new in diffs.items()
     )
-    fresh = _fresh(current.pk)
-    live.announce("updated", fresh)
+    # The compare-and-set succeeded, so the row now holds exactly what was written.
+    for field, value in row.items():
+        setattr(current, field, value)
+    current.version, current.updated_at = version + 1, now
+    live.announce("updated", current)
     if diffs.get("assignee") is not None:
         auto_watch(current, diffs["assignee"])  # a new assignee watches the issue
     notifications.schedule(events)
-    return fresh
+    return current
 
 
 def _fresh(pk) -> Issue:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from issues import services
-from issues.models import EventKind, Issue, IssueEvent, Label, Severity, Status
+from issues.models import EventKind, Issue, IssueEvent, IssueSearch, Label, Severity, Status
 from issues.tests.factories import IssueFactory
 
 
@@ -234,7 +234,7 @@ def printer_issue(reporter):
 
 
 def search(words: str):
-    return Issue.objects.filter(search_vector=SearchQuery(words, config="english"))
+    return Issue.objects.filter(search__vector=SearchQuery(words, config="english"))
 
 
 def test_search_vector_matches_a_word_from_the_title(printer_issue):
@@ -269,9 +269,48 @@ def test_title_matches_rank_above_description_matches(reporter):
     query = SearchQuery("firmware", config="english")
 
     ranked = list(
-        Issue.objects.filter(search_vector=query)
-        .annotate(rank=SearchRank("search_vector", query))
+        Issue.objects.filter(search__vector=query)
+        .annotate(rank=SearchRank("search__vector", query))
         .order_by("-rank")
     )
 
     assert ranked == [in_title, in_description]
+
+
+def _search_row_version(issue) -> str:
+    """The row version (xmin) of the issue's search words: changes when rewritten."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xmin::text FROM issues_issuesearch WHERE issue_id = %s", [issue.pk])
+        return cursor.fetchone()[0]
+
+
+def test_the_search_words_follow_a_description_edit_only(printer_issue, reporter, maintainer):
+    services.update_issue(
+        actor=reporter,
+        issue=printer_issue,
+        version=1,
+        changes={"description": "The toner smells."},
+    )
+    assert list(search("toner")) == [printer_issue]
+    assert list(search("spooler")) == []
+    before = _search_row_version(printer_issue)
+
+    # Triage rewrites the issue's row but not its search words (their RUM index is costly).
+    services.change_status(actor=maintainer, issue=printer_issue, version=2, status="TRIAGED")
+    Issue.objects.filter(pk=printer_issue.pk).update(title="Printer jams on the second page")
+
+    assert _search_row_version(printer_issue) == before
+
+
+def test_every_way_of_creating_issues_gets_search_words(reporter):
+    Issue.objects.bulk_create([Issue(title="Bulk loaded keyboard", reporter=reporter)])
+
+    assert list(search("keyboard").values_list("title", flat=True)) == ["Bulk loaded keyboard"]
+
+
+def test_deleting_an_issue_deletes_its_search_words(printer_issue, admin_user):
+    assert IssueSearch.objects.filter(issue_id=printer_issue.pk).exists()
+
+    services.delete_issue(actor=admin_user, issue=printer_issue)
+
+    assert not IssueSearch.objects.filter(issue_id=printer_issue.pk).exists()

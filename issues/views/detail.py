@@ -8,6 +8,7 @@ user's input, and offers to apply it on top of the current version.
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,15 +21,18 @@ from issues.views.common import form_errors, get_issue_or_404, posted_version
 PANEL_FIELDS = ("status", "severity", "assignee", "labels")
 
 
-def _panel_context(request, issue, **extra) -> dict:
+def _panel_context(request, issue, all_labels=None, **extra) -> dict:
+    """`all_labels` and the issue's `user_watching`, when the caller read them
+    already (queries.issue_page), save their queries."""
+    watching = getattr(issue, "user_watching", None)
     return {
         "issue": issue,
         "can_triage": roles.can_triage(request.user),
         "can_edit_text": roles.can_edit_text(request.user, issue),
         "selects": _selects(issue),
-        "all_labels": queries.labels(),
+        "all_labels": queries.labels() if all_labels is None else all_labels,
         "issue_labels": {label.pk for label in issue.labels.all()},
-        "watching": services.is_watching(request.user, issue),
+        "watching": services.is_watching(request.user, issue) if watching is None else watching,
         **extra,
     }
 
@@ -69,9 +73,11 @@ def changes_since(issue, version: int | None) -> list[IssueEvent]:
 @require_GET
 @login_required
 def detail(request, number: int):
-    issue = get_issue_or_404(request, number)
+    issue, all_labels = queries.issue_page(request.user, number)
+    if issue is None:
+        raise Http404("No such issue.")
     context = {
-        **_panel_context(request, issue),
+        **_panel_context(request, issue, all_labels),
         "timeline": queries.timeline_entries(issue),
         "attachments": issue.attachments.select_related("uploaded_by"),
         "can_delete": roles.can_delete_issue(request.user),

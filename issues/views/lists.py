@@ -2,7 +2,6 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,9 +12,11 @@ from issues.errors import VersionConflict
 from issues.filters import ORDERINGS, IssueFilter
 from issues.models import Severity, Status
 from issues.views.common import get_issue_or_404, posted_version
+from tracker import paging
 
 PAGE_SIZE = 50
 COLUMN_SIZE = 25
+MAX_COLUMN_CARDS = 500
 
 
 def _filtered(request):
@@ -57,7 +58,7 @@ def _filter_context(request, issue_filter) -> dict:
 @login_required
 def issue_list(request):
     issues, issue_filter = _filtered(request)
-    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paging.get_page(issues, request.GET.get("page"), PAGE_SIZE)
     context = {"page": page, "issues": page.object_list, **_filter_context(request, issue_filter)}
     if request.htmx and request.htmx.target == "results":
         return render(request, "issues/_results.html", context)
@@ -80,7 +81,7 @@ def bulk_status(request):
     except PermissionDenied as exc:
         error = str(exc) or "You may not change the status of issues."
     issues, issue_filter = _filtered(request)
-    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paging.get_page(issues, request.GET.get("page"), PAGE_SIZE)
     context = {
         "page": page,
         "issues": page.object_list,
@@ -96,26 +97,38 @@ def bulk_status(request):
 @require_GET
 @login_required
 def board(request):
+    """One column per status. The cards of all columns come in one query (a UNION
+    ALL of each column's first rows) and their counts in another (capped, see
+    tracker.paging), so the board costs the same few queries at any size."""
     issues, issue_filter = _filtered(request)
-    columns = []
-    for value, label in Status.choices:
-        column = issues.filter(status=value)
-        shown = int(request.GET.get(f"more_{value}", 0) or 0) + COLUMN_SIZE
-        cards = list(column[: shown + 1])
-        columns.append(
-            {
-                "status": value,
-                "label": label,
-                "cards": cards[:shown],
-                "more": len(cards) > shown,
-                "shown": shown,
-                "count": column.count(),
-            }
-        )
+    columns = [
+        {"status": value, "label": label, "shown": _shown(request, value)}
+        for value, label in Status.choices
+    ]
+    in_column = {column["status"]: issues.filter(status=column["status"]) for column in columns}
+    parts = [in_column[column["status"]][: column["shown"] + 1] for column in columns]
+    cards: dict[str, list] = {column["status"]: [] for column in columns}
+    for card in parts[0].union(*parts[1:], all=True):
+        cards[card.status].append(card)
+    counts = paging.capped_counts(in_column)
+    ordering = issues.query.order_by
+    for column in columns:
+        column_cards = queries.sorted_like(cards[column["status"]], ordering)
+        column["cards"] = column_cards[: column["shown"]]
+        column["more"] = len(column_cards) > column["shown"]
+        column["count"] = counts[column["status"]]
     context = {"columns": columns, **_filter_context(request, issue_filter)}
     if request.htmx and request.htmx.target == "board":
         return render(request, "issues/_board.html", context)
     return render(request, "issues/board.html", context)
+
+
+def _shown(request, status: str) -> int:
+    """How many cards a column shows: COLUMN_SIZE more per "Show more", at most
+    MAX_COLUMN_CARDS; anything that is not a count shows the first COLUMN_SIZE."""
+    raw = request.GET.get(f"more_{status}", "")
+    more = int(raw) if raw.isascii() and raw.isdigit() else 0
+    return min(more, MAX_COLUMN_CARDS - COLUMN_SIZE) + COLUMN_SIZE
 
 
 @require_POST

@@ -294,7 +294,7 @@ def test_the_page_costs_the_same_queries_for_few_or_many_issues(maintainer):
     with CaptureQueriesContext(connection) as many:
         client.get(DASHBOARD)
 
-    assert len(few) == len(many) <= 12
+    assert len(few) == len(many) <= 8
 
 
 # --- CSV --------------------------------------------------------------------------------

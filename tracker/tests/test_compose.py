@@ -37,3 +37,12 @@ def test_data_lives_in_named_volumes():
     compose = load_compose()
     assert {"pgdata", "redisdata", "media"} <= set(compose["volumes"])
     assert "pgdata:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
+
+
+def test_the_database_image_has_the_rum_extension_of_the_search_index():
+    postgres = load_compose()["services"]["postgres"]
+    dockerfile = ROOT / postgres["build"]["context"] / postgres["build"]["dockerfile"]
+
+    text = dockerfile.read_text()
+    assert text.startswith("#") and "FROM postgres:15" in text
+    assert "postgresql-${PG_MAJOR}-rum" in text

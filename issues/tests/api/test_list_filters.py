@@ -200,6 +200,16 @@ def test_search_by_number_finds_that_issue(get, query):
 
 
 @pytest.mark.django_db
+def test_a_number_finds_that_issue_and_the_issues_that_mention_it(get, data):
+    Issue.objects.filter(pk=data.E.pk).update(description="Error 42 after every query.")
+
+    # The word match is ranked; the issue found by its number alone comes after.
+    assert get("?q=42") == ["E", "C"]
+    assert get("?q=42&status=IN_PROGRESS") == ["C"]
+    assert get("?q=43") == []
+
+
+@pytest.mark.django_db
 def test_search_combines_with_filters_and_an_explicit_ordering(get):
     assert get("?q=login&status=TRIAGED") == ["B"]
     assert get("?q=login&ordering=number") == ["A", "B"]

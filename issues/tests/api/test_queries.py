@@ -72,7 +72,8 @@ def test_the_issue_list_costs_the_same_for_5_rows_as_for_200(maintainer_api, man
 
     assert len(body["results"]) == min(200, body["count"])
     assert body["count"] > 5
-    assert small == large <= MAX_QUERIES
+    # A page that holds the whole list needs no count query: never more for more rows.
+    assert large <= small <= MAX_QUERIES
     # The related data is really there, not skipped.
     assert all(row["labels"] and row["assignee"]["name"] for row in body["results"])
 
@@ -82,7 +83,7 @@ def test_a_reporters_list_costs_the_same_for_5_rows_as_for_100(reporter_api, man
     small, _ = queries_for(reporter_api, "/api/issues/?limit=5", 5)
     large, rows = queries_for(reporter_api, "/api/issues/?limit=200", 105)
 
-    assert small == large <= MAX_QUERIES
+    assert large <= small <= MAX_QUERIES
 
 
 @pytest.fixture
@@ -163,4 +164,4 @@ def test_reading_one_issue_takes_a_few_queries(maintainer_api, many_issues):
 
     assert response.status_code == 200
     assert len(response.json()["labels"]) == 2
-    assert len(context.captured_queries) == 2  # the issue, its labels
+    assert len(context.captured_queries) == 1  # the issue with its people and label names

@@ -1,0 +1,84 @@
+"""List counts are exact up to LIST_COUNT_CAP; beyond it `count` is the cap
+with `count_exact` false, and `next` still walks the whole list."""
+
+import pytest
+
+from issues import services
+from issues.models import Issue, Status
+from issues.tests.factories import LabelFactory
+
+
+@pytest.fixture
+def seven(reporter, settings):
+    settings.LIST_COUNT_CAP = 4
+    Issue.objects.bulk_create(
+        Issue(title=f"Crash {n}", reporter=reporter, number=70 + n) for n in range(7)
+    )
+
+
+def page(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, response.content[:300]
+    return response.json()
+
+
+@pytest.mark.django_db
+def test_a_list_longer_than_the_cap_says_its_count_is_not_exact(maintainer_api, seven):
+    body = page(maintainer_api, "/api/issues/?limit=2&ordering=number")
+
+    assert body["count"] == 4
+    assert body["count_exact"] is False
+    assert [row["number"] for row in body["results"]] == [70, 71]
+
+
+@pytest.mark.django_db
+def test_next_links_walk_past_the_cap_to_the_end(maintainer_api, seven):
+    url, seen, last = "/api/issues/?limit=2&ordering=number", [], None
+    while url:
+        last = page(maintainer_api, url)
+        seen += [row["number"] for row in last["results"]]
+        url = last["next"]
+
+    assert seen == list(range(70, 77))
+    # The last page saw the end: its count is exact.
+    assert (last["count"], last["count_exact"]) == (7, True)
+    assert "offset=4" in last["previous"]
+
+
+@pytest.mark.django_db
+def test_a_list_within_the_cap_is_counted_exactly(maintainer_api, seven):
+    Issue.objects.filter(number__gte=74).update(status=Status.DONE, resolved_at="2025-01-01T00:00Z")
+    body = page(maintainer_api, "/api/issues/?limit=2&status=OPEN")
+    assert (body["count"], body["count_exact"], len(body["results"])) == (4, True, 2)
+    assert body["next"] is not None
+
+
+@pytest.mark.django_db
+def test_filters_and_search_are_counted_too(maintainer_api, seven, maintainer):
+    label = LabelFactory(name="bug")
+    for issue in Issue.objects.filter(number__in=[70, 72]):
+        services.replace_labels(actor=maintainer, issue=issue, labels=[label.name])
+
+    assert page(maintainer_api, "/api/issues/?label=bug&limit=1")["count"] == 2
+    searched = page(maintainer_api, "/api/issues/?q=crash&limit=1")
+    assert (searched["count"], searched["count_exact"]) == (4, False)
+    assert page(maintainer_api, "/api/issues/?q=nothing-like-it")["count"] == 0
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_end_is_empty_and_points_back(maintainer_api, seven):
+    body = page(maintainer_api, "/api/issues/?limit=2&offset=50")
+
+    assert body["results"] == []
+    assert body["next"] is None
+    assert body["previous"] is not None
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_count_exact(maintainer_api):
+    schema = maintainer_api.get("/api/schema/?format=json").json()
+    shape = schema["components"]["schemas"]["PaginatedIssueList"]
+
+    assert shape["properties"]["count_exact"]["type"] == "boolean"
+    assert "count_exact" in shape["required"]
+    assert "cap" in shape["properties"]["count"]["description"]
