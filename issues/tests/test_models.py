@@ -270,7 +270,7 @@ def test_title_matches_rank_above_description_matches(reporter):
 
     ranked = list(
         Issue.objects.filter(search__vector=query)
-        .annotate(rank=SearchRank("search__vector", query))
+        .annotate(rank=SearchRank(F("search__vector"), query))
         .order_by("-rank")
     )
 
