@@ -17,6 +17,9 @@ SEED=${SEED:-1}
 export DEVSTACK_FAST=0
 export DEBUG=0
 export SECURE_SSL_REDIRECT=0
+# The load is one user at hundreds of requests a second: no per-user rate limit.
+export API_RATE_USER=${API_RATE_USER:-1000000/second}
+export API_RATE_ANON=${API_RATE_ANON:-1000000/second}
 export SECRET_KEY=${SECRET_KEY:-bench-only-secret-key-not-for-production-use-0123456789}
 export STATIC_ROOT=$(mkdir -p "$DATA_DIR/static" && cd "$DATA_DIR/static" && pwd)
 export MEDIA_ROOT=$(mkdir -p "$DATA_DIR/media" && cd "$DATA_DIR/media" && pwd)
