@@ -370,7 +370,12 @@ def delete_import(import_id: str) -> None:
             "SELECT issue_id AS id FROM issues_importedrow WHERE import_id = %s",
             [import_id],
         )
-        for table in ("issues_issueevent", "issues_issue_labels", "issues_watch"):
+        for table in (
+            "issues_issueevent",
+            "issues_issue_labels",
+            "issues_watch",
+            "issues_issuesearch",
+        ):
             cursor.execute(f"DELETE FROM {table} WHERE issue_id IN (SELECT id FROM bench_gone)")
         cursor.execute("DELETE FROM issues_importedrow WHERE import_id = %s", [import_id])
         cursor.execute("DELETE FROM issues_issue WHERE id IN (SELECT id FROM bench_gone)")
