@@ -126,7 +126,12 @@ async def one_client(http: httpx.AsyncClient, token: str, ids: list[str], tally:
 
 async def soak(base: str, tokens: list[str], ids: list[str]) -> Tally:
     tally = Tally()
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    # Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes
+    # them: with both at 5 s, a request sent on a connection the server is closing
+    # that instant fails with ReadError, a race of the client's, not the server's.
+    limits = httpx.Limits(
+        max_connections=CLIENTS, max_keepalive_connections=CLIENTS, keepalive_expiry=2
+    )
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT, limits=limits) as http:
         await asyncio.gather(
             *(one_client(http, token, ids, tally, seed) for seed, token in enumerate(tokens))
