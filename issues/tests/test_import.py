@@ -658,6 +658,10 @@ def test_an_unreachable_broker_fails_the_job_with_a_reason(
     assert "could not be reached" in job.detail
 
 
+# Committed batch by batch, as in production: inside one test transaction every
+# batch's deferred foreign-key checks would pile up until the teardown's SET
+# CONSTRAINTS ALL IMMEDIATE, which then takes minutes.
+@pytest.mark.django_db(transaction=True)
 def test_a_100000_row_file_is_imported(maintainer, settings, tmp_path):
     settings.IMPORT_ASYNC_ROWS = 200_000  # run it here, not in a worker
     path = write_rows(tmp_path / "big.csv", 100_000)
