@@ -33,10 +33,25 @@ COLUMNS = (
     "updated_at",
     "resolved_at",
 )
-# Rows per fetch from the server-side cursor; labels are prefetched per chunk, so
-# an export costs one query plus one per chunk, whatever its size.
-CHUNK_SIZE = 2000
-ROWS_PER_SEND = 200  # under ASGI: rows handed over per trip to the database thread
+# What each row is read as: plain values, the label names gathered with the issue,
+# so that an export is one query (a server-side cursor) however many rows it has,
+# and no model objects are made for it.
+VALUES = (
+    "number",
+    "title",
+    "description",
+    "status",
+    "severity",
+    "assignee__email",
+    "export_labels",
+    "reporter__email",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+)
+CHUNK_SIZE = 5000  # rows per fetch from the server-side cursor
+ROWS_PER_SEND = 1000  # under ASGI: rows handed over per trip to the database thread
+SEVERITY_NAMES = {severity.value: severity.name for severity in Severity}
 
 
 def filtered_issues(request) -> QuerySet[Issue]:
@@ -59,24 +74,32 @@ class _Echo:
         return value
 
 
-def _when(value) -> str:
-    return value.isoformat() if value else ""
+def rows(queryset: QuerySet[Issue]) -> Iterator[tuple]:
+    """The issues of `queryset` (in its order) as VALUES tuples."""
+    return (
+        queryset.prefetch_related(None)
+        .annotate(export_labels=queries.label_names())
+        .values_list(*VALUES)
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
 
 
-def row(issue: Issue) -> list[str]:
-    labels = sorted((label.name for label in issue.labels.all()), key=str.lower)
+def row(values: tuple) -> list[str]:
+    """One issue's cells, formulas neutralised."""
+    (number, title, description, status, severity, assignee, labels, reporter) = values[:8]
+    created_at, updated_at, resolved_at = values[8:]
     return [
-        str(issue.number),
-        neutralise(issue.title),
-        neutralise(issue.description),
-        issue.status,
-        Severity(issue.severity).name,
-        neutralise(issue.assignee.email) if issue.assignee else "",
+        str(number),
+        neutralise(title),
+        neutralise(description),
+        status,
+        SEVERITY_NAMES[severity],
+        neutralise(assignee) if assignee else "",
         neutralise(";".join(labels)),
-        neutralise(issue.reporter.email),
-        _when(issue.created_at),
-        _when(issue.updated_at),
-        _when(issue.resolved_at),
+        neutralise(reporter),
+        created_at.isoformat(),
+        updated_at.isoformat(),
+        resolved_at.isoformat() if resolved_at else "",
     ]
 
 
@@ -84,8 +107,8 @@ def lines(queryset: QuerySet[Issue], *, bom: bool = False) -> Iterator[str]:
     """The CSV text, one line (one issue) at a time."""
     writer = csv.writer(_Echo())
     yield ("\ufeff" if bom else "") + writer.writerow(COLUMNS)
-    for issue in queryset.iterator(chunk_size=CHUNK_SIZE):
-        yield writer.writerow(row(issue))
+    for values in rows(queryset):
+        yield writer.writerow(row(values))
 
 
 async def _async_lines(source: Iterator[str]) -> AsyncIterator[str]:
