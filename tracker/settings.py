@@ -93,11 +93,22 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:54329/tracker")
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
-# 0: a connection per request. Under ASGI every request runs its sync code in a
-# thread of its own, so a persistent connection is never reused, only left open
-# until garbage collection (50 concurrent requests left 50 idle connections behind).
-# A positive value only pays off under WSGI or in long-running commands.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Under ASGI every request runs its sync code in a thread of its own, so a
+# persistent connection (CONN_MAX_AGE) is never reused: each request would pay
+# for a new connection. The ASGI entry point (tracker/asgi.py) turns on Django's
+# psycopg pool instead: DATABASE_POOL_MAX_SIZE connections per process, shared by
+# its requests. Commands, Celery and WSGI keep a connection per thread; there
+# CONN_MAX_AGE > 0 pays off in long-running processes.
+if env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        # How long a request waits for a free connection before it fails.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A database restart must cost at most one failed request, not a process restart.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # PostgreSQL's JIT compiles any query it estimates as costly, which for the
@@ -120,7 +131,13 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env("THROTTLE_CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": "throttle",
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        "OPTIONS": {
+            "socket_connect_timeout": 0.5,
+            "socket_timeout": 0.5,
+            # Django's caches are per request under ASGI: without a shared pool
+            # every API request would open a new connection to Redis.
+            "pool_class": "tracker.redis_pool.SharedConnectionPool",
+        },
     },
 }
 

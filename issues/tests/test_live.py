@@ -338,7 +338,9 @@ def test_recheck_follows_role_changes(reporter):
 
 @pytest.fixture
 def server(transactional_db, tmp_path):
-    srv = WebServer(tmp_path / "uvicorn.log").start()
+    # Without the connection pool, so that a connection held per stream shows up
+    # as one (a pool keeps idle connections open by design).
+    srv = WebServer(tmp_path / "uvicorn.log", DATABASE_POOL="false").start()
     yield srv
     srv.kill()
 
