@@ -10,16 +10,15 @@ import threading
 
 from redis import ConnectionPool
 
-_lock = threading.Lock()
-
 
 class SharedConnectionPool(ConnectionPool):
     _pools: dict[tuple, ConnectionPool] = {}
+    _lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url, **kwargs):
         key = (url, tuple(sorted((name, repr(value)) for name, value in kwargs.items())))
-        with _lock:
+        with cls._lock:
             if key not in cls._pools:
                 cls._pools[key] = super().from_url(url, **kwargs)
             return cls._pools[key]

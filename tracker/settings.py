@@ -93,6 +93,7 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:54329/tracker")
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DATABASES["default"].setdefault("OPTIONS", {})
 # Under ASGI every request runs its sync code in a thread of its own, so a
 # persistent connection (CONN_MAX_AGE) is never reused: each request would pay
 # for a new connection. The ASGI entry point (tracker/asgi.py) turns on Django's
@@ -101,7 +102,7 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # CONN_MAX_AGE > 0 pays off in long-running processes.
 if env.bool("DATABASE_POOL", default=False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
         # How long a request waits for a free connection before it fails.
@@ -114,7 +115,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # PostgreSQL's JIT compiles any query it estimates as costly, which for the
 # reports and a search over a million issues spends more time compiling (100s of
 # ms) than running; Tracker's queries are short and index-driven.
-DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"]["options"] = (
     DATABASES["default"]["OPTIONS"].get("options", "") + " -c jit=off"
 ).strip()

@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import caches
 from django.db import connection
 
-from tracker.tests.test_deploy import ROOT
+from tracker.tests.support import ROOT
 
 
 def throttle_pool():
