@@ -6,6 +6,7 @@ from rest_framework.authentication import TokenAuthentication
 
 from accounts import tokens
 from accounts.models import ApiToken
+from tracker.db import one
 
 # Recording every use would turn each read into a write; once a minute is enough
 # to tell a live token from a forgotten one.
@@ -16,7 +17,7 @@ class ApiTokenAuthentication(TokenAuthentication):
     """`Authorization: Token trk_...` against the stored digests."""
 
     def authenticate_credentials(self, key):
-        token = ApiToken.objects.select_related("user").filter(digest=tokens.digest(key)).first()
+        token = one(ApiToken.objects.select_related("user").filter(digest=tokens.digest(key)))
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.user.is_active:

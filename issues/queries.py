@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from accounts import roles
 from accounts.models import Role, User
 from issues.models import Comment, EventKind, Issue, IssueEvent, Label, Watch
+from tracker.db import one
 
 SEARCH_CONFIG = "english"
 NUMBER_QUERY = re.compile(r"#?(\d{1,18})")
@@ -34,7 +35,7 @@ def issue_list(user) -> QuerySet[Issue]:
 
 
 def issue_detail(user, **lookup) -> Issue | None:
-    return issue_list(user).filter(**lookup).first()
+    return one(issue_list(user).filter(**lookup))
 
 
 def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
@@ -44,7 +45,7 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
     of all labels instead of being read again."""
     all_labels = list(labels())
     through = Issue.labels.through
-    issue = (
+    issue = one(
         visible_issues(user)
         .select_related("reporter", "assignee")
         .annotate(
@@ -54,7 +55,6 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
             user_watching=Exists(Watch.objects.filter(user_id=user.pk, issue_id=OuterRef("pk"))),
         )
         .filter(number=number)
-        .first()
     )
     if issue is not None:
         # What prefetch_related("labels") would have stored, from the labels at hand.
@@ -85,7 +85,7 @@ def api_issue_list(user) -> QuerySet[Issue]:
 
 
 def api_issue(user, **lookup) -> Issue | None:
-    return api_issue_list(user).filter(**lookup).first()
+    return one(api_issue_list(user).filter(**lookup))
 
 
 class SearchDistance(Func):

@@ -1,6 +1,12 @@
 """API rate limits (DRF throttling) that never turn a Redis outage into a 500.
 
-The counters live in the `throttle` cache (Redis, shared by every web process).
+The counters live in the `throttle` cache (Redis, shared by every web process),
+one per client and window: a fixed-window count (SET NX with the window's
+expiry, then INCR, in one round trip) instead of DRF's list of every request's
+time, which costs two round trips and a pickle of up to `rate` floats per
+request. At a window's edge a client may get up to twice its rate in a short
+burst, the usual price of fixed windows.
+
 When that cache cannot be reached the request is let through and a warning is
 logged; the cache is then left alone for RETRY_SECONDS, so an outage costs
 neither a connection timeout per request nor a warning per request. Over the
@@ -47,10 +53,13 @@ class FailOpenThrottle(throttling.SimpleRateThrottle):
             raise ImproperlyConfigured(message) from None
 
     def allow_request(self, request, view):
-        if time.monotonic() < _Outage.until:
+        if self.rate is None or time.monotonic() < _Outage.until:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
             return True
         try:
-            return super().allow_request(request, view)
+            return self._count(self.key)
         except UNREACHABLE as exc:
             _Outage.until = time.monotonic() + self.retry_seconds
             log.warning(
@@ -59,6 +68,22 @@ class FailOpenThrottle(throttling.SimpleRateThrottle):
                 exc,
             )
             return True
+
+    def _count(self, ident: str) -> bool:
+        now = time.time()
+        window = int(now // self.duration)
+        self.wait_seconds = (window + 1) * self.duration - now
+        key = self.cache.make_and_validate_key(f"{ident}:{window}")
+        # The cache's own client (Django's API has no atomic "increment or create").
+        client = self.cache._cache.get_client(key, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(key, 0, ex=self.duration + 1, nx=True)
+        pipe.incr(key)
+        count = pipe.execute()[1]
+        return count <= self.num_requests
+
+    def wait(self):
+        return self.wait_seconds
 
 
 class AnonRateThrottle(FailOpenThrottle, throttling.AnonRateThrottle):

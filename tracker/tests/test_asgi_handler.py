@@ -1,0 +1,146 @@
+"""The ASGI handler the server runs: Django's, with the middleware chain and the
+view run in one thread hop instead of one per middleware; answers and errors the
+same as Django's own handler."""
+
+import asyncio
+import json
+import threading
+
+import pytest
+from asgiref import sync
+from django.core.handlers.asgi import ASGIHandler
+from django.urls import reverse
+
+from accounts import services as account_services
+from tracker.asgi import application
+from tracker.asgi_handler import OneHopASGIHandler
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_own_thread(coroutine):
+    """Run `coroutine` on an event loop of its own thread (as uvicorn's worker
+    would), out of the test's thread and whatever loop it may have."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 (re-raised below)
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=30)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+async def call(app, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent = []
+    requested = False
+    done = asyncio.Event()
+
+    async def receive():
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            done.set()
+
+    await app(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], body
+
+
+@pytest.fixture
+def token_headers(maintainer):
+    _, key = account_services.create_token(actor=maintainer, name="asgi")
+    return {"Authorization": f"Token {key}"}
+
+
+@pytest.fixture
+def hops(monkeypatch):
+    """Counts the crossings from the event loop into a thread."""
+    counted = []
+    original = sync.SyncToAsync.__call__
+
+    def counting(self, *args, **kwargs):
+        counted.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sync.SyncToAsync, "__call__", counting)
+    return counted
+
+
+def test_the_server_runs_this_handler():
+    assert isinstance(application, OneHopASGIHandler)
+
+
+def test_an_api_request_crosses_into_a_thread_once_for_middleware_and_view(
+    issue, token_headers, hops
+):
+    path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+
+    status, body = in_own_thread(call(application, path, token_headers))
+
+    assert status == 200
+    assert json.loads(body)["id"] == str(issue.pk)
+    # request_started's receivers, the middleware and view, response.close().
+    assert len(hops) <= 3, hops
+
+
+def test_django_s_own_handler_crosses_many_times(issue, token_headers, hops):
+    """What the handler is for: the same request through Django's async chain."""
+    path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+
+    status, _ = in_own_thread(call(ASGIHandler(), path, token_headers))
+
+    assert status == 200
+    assert len(hops) > 10, hops
+
+
+def test_errors_are_answered_as_by_django_s_handler(token_headers):
+    missing = reverse(
+        "api:issue-detail", kwargs={"issue_id": "00000000-0000-0000-0000-000000000000"}
+    )
+
+    ours = in_own_thread(call(application, missing, token_headers))
+    django_s = in_own_thread(call(ASGIHandler(), missing, token_headers))
+
+    assert ours == django_s
+    assert ours[0] == 404
+    assert json.loads(ours[1])["detail"] == "No such issue."
+
+
+def test_a_page_with_a_session_renders(client, reporter, issue):
+    client.force_login(reporter)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    path = reverse("issues:detail", kwargs={"number": issue.number})
+
+    status, body = in_own_thread(call(application, path, {"Cookie": cookie}))
+
+    assert status == 200
+    assert issue.title.encode() in body
