@@ -2,7 +2,10 @@
 shape of a request. Business rules (who may, which transitions, limits) are the
 services' job, so the API and the pages answer bad input the same way."""
 
+import uuid
+
 from django.urls import reverse
+from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -29,6 +32,11 @@ class SeverityField(serializers.ChoiceField):
 
 
 class IssueSerializer(serializers.ModelSerializer):
+    """The declared fields describe an issue (OpenAPI, the browsable API); the
+    dict itself is built by hand (`to_representation`), since DRF's rendering
+    field by field cost 1.3 ms an issue, a third of a page of 50. A test checks
+    the two agree."""
+
     url = serializers.SerializerMethodField()
     severity = SeverityField()
     reporter = UserRefSerializer()
@@ -54,11 +62,40 @@ class IssueSerializer(serializers.ModelSerializer):
             "resolved_at",
         ]
 
+    def to_representation(self, issue) -> dict:
+        timestamp = _DATETIME.to_representation
+        return {
+            "id": str(issue.pk),
+            "number": issue.number,
+            "url": self.get_url(issue),
+            "title": issue.title,
+            "description": issue.description,
+            "status": issue.status,
+            "severity": Severity(issue.severity).name,
+            "reporter": _user_ref(issue.reporter),
+            "assignee": _user_ref(issue.assignee),
+            "labels": self.get_labels(issue),
+            "version": issue.version,
+            "created_at": timestamp(issue.created_at),
+            "updated_at": timestamp(issue.updated_at),
+            "resolved_at": timestamp(issue.resolved_at) if issue.resolved_at else None,
+        }
+
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, issue) -> str:
-        path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+        before, after = self._url_parts
+        return f"{before}{issue.pk}{after}"
+
+    @cached_property
+    def _url_parts(self) -> tuple[str, str]:
+        """The absolute URL of an issue either side of its id, reversed once for a
+        whole page: reverse() and build_absolute_uri() per issue were a third of
+        the time of rendering it."""
+        placeholder = str(uuid.UUID(int=0))
+        path = reverse("api:issue-detail", kwargs={"issue_id": placeholder})
         request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
+        before, after = path.split(placeholder)
+        return (request.build_absolute_uri(before) if request else before), after
 
     def get_labels(self, issue) -> list[str]:
         # queries.api_issue_list reads the names with the issue; otherwise the
@@ -67,6 +104,13 @@ class IssueSerializer(serializers.ModelSerializer):
         if names is None:
             names = [label.name for label in issue.labels.all()]
         return sorted(names, key=str.lower)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _user_ref(user) -> dict | None:
+    return None if user is None else {"id": user.pk, "name": user.name}
 
 
 class IssueCreateInput(StrictSerializer):
