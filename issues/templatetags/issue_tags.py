@@ -1,4 +1,7 @@
 from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from issues import markdown as md
@@ -15,6 +18,22 @@ def markdown(text: str) -> SafeString:
 # Replies deeper than this are indented no further (static/css/tracker.css has a
 # class per level: the Content-Security-Policy allows no inline style).
 MAX_INDENT = 6
+
+
+@register.simple_tag
+def time_tag(at) -> SafeString:
+    """`<time>` with the moment (machine-readable, and exact in the tooltip) and
+    how long ago it was. A tag rather than an included template: the list shows
+    two a row, and an include with its filters cost more than the rest of the row."""
+    if not at:
+        return ""
+    local = timezone.localtime(at)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        local.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M:%S"),
+        naturaltime(at),
+    )
 
 
 @register.filter
