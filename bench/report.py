@@ -121,8 +121,10 @@ def summary_text(results: dict) -> str:
         f"{results['settings']['concurrency']} concurrent clients, "
         f"{results['settings']['duration']} s per path after {results['settings']['warmup']} s "
         f"warm-up; load average {results['machine']['load_before']} before, "
-        f"{results['machine']['load_after']} after; {results['machine']['cpus']} CPUs."
+        f"{results['machine']['load_after']} after; {results['machine']['cpus']} CPUs"
     )
+    loop = results["machine"].get("python_loop_ms")
+    head += f"; a reference Python loop (2 M additions) took {loop:,} ms." if loop else "."
     sizes = results.get("page_size_queries") or {}
     constant = len(set(sizes.values())) <= 1
     tail = (

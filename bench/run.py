@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> dict:
     if data is None:
         raise SystemExit("bench: no benchmark dataset here; run manage.py bench_data first")
     load_before = os.getloadavg()[0]
+    reference_ms = python_speed()
     removed = dataset.remove_additions(data)
     if removed:
         log(f"removed {removed:,} issues earlier runs had added")
@@ -175,6 +176,7 @@ def run(args: argparse.Namespace) -> dict:
             "cpus": os.cpu_count(),
             "load_before": round(load_before, 2),
             "load_after": round(os.getloadavg()[0], 2),
+            "python_loop_ms": reference_ms,
             "python": platform.python_version(),
             "postgresql": _server_version(),
         },
@@ -187,6 +189,20 @@ def run(args: argparse.Namespace) -> dict:
         log(f"results written to {written}")
     print(text)
     return results
+
+
+def python_speed(additions: int = 2_000_000) -> float:
+    """Milliseconds this machine's Python takes for a fixed loop (best of three):
+    how fast the machine was, beside its load, since two runs' absolute figures
+    compare only when this does (one day's 2-core machine took 3x another's)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(additions):
+            total += number
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 def purge_tasks() -> None:

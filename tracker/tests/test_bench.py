@@ -177,3 +177,22 @@ def test_budgets_judge_results():
     assert broken["failures"] == ["errors {'500': 3}", "12 queries"]
     missing = report.row(name="x", title="x", budget=budgets.EXPORT, load={"errors": {}})
     assert missing["result"].startswith("FAIL")  # nothing measured is not a pass
+
+
+def test_the_summary_names_the_machine_s_speed():
+    from bench.run import python_speed
+
+    results = {
+        "date": "2026-12-04T21:00:00+00:00",
+        "scale": 1000,
+        "settings": {"web_workers": 2, "concurrency": 4, "duration": 10, "warmup": 3},
+        "machine": {"load_before": 0.5, "load_after": 1.0, "cpus": 2},
+        "paths": [],
+    }
+    assert report.summary_text(results).splitlines()[0].endswith("2 CPUs.")
+
+    results["machine"]["python_loop_ms"] = python_speed(additions=100_000)
+    head = report.summary_text(results).splitlines()[0]
+    loop_ms = results["machine"]["python_loop_ms"]
+    assert head.endswith(f"a reference Python loop (2 M additions) took {loop_ms:,} ms.")
+    assert 0 < loop_ms < 1000
