@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> dict:
 
     from accounts.models import User
     from accounts.services import create_token
-    from bench import capture, dataset, report
+    from bench import budgets, capture, dataset, report
     from bench.paths import Sample, all_paths
     from bench.server import Server
 
@@ -156,9 +157,9 @@ def run(args: argparse.Namespace) -> dict:
             )
         )
     if not args.no_stats and _selected(args, "stats"):
-        rows.append(stats_row())
+        rows.extend(survived("stats", budgets.STATS, lambda: [stats_row()]))
     if not args.no_import and _selected(args, "import"):
-        rows.extend(import_rows(data, args.work_dir))
+        rows.extend(survived("import", budgets.IMPORT, lambda: import_rows(data, args.work_dir)))
 
     dataset.remove_additions(data)
     purge_tasks()
@@ -189,6 +190,19 @@ def run(args: argparse.Namespace) -> dict:
         log(f"results written to {written}")
     print(text)
     return results
+
+
+def survived(name: str, budget, step) -> list[dict]:
+    """The rows of a last step (stats, import), or one failed row if it crashed:
+    the figures measured before it, twenty minutes of them at a million issues,
+    are still written."""
+    from bench import report
+
+    try:
+        return step()
+    except Exception as exc:  # noqa: BLE001 (reported as the step's result)
+        log(f"{name} failed:\n{traceback.format_exc()}")
+        return [report.row(name=name, title=name, budget=budget, load={"errors": {repr(exc): 1}})]
 
 
 def python_speed(additions: int = 2_000_000) -> float:

@@ -196,3 +196,18 @@ def test_the_summary_names_the_machine_s_speed():
     loop_ms = results["machine"]["python_loop_ms"]
     assert head.endswith(f"a reference Python loop (2 M additions) took {loop_ms:,} ms.")
     assert 0 < loop_ms < 1000
+
+
+def test_a_crashed_last_step_is_a_failed_row_not_a_lost_run():
+    from bench.run import survived
+
+    def crash():
+        raise TypeError("unsupported operand")
+
+    row = survived("import", budgets.IMPORT, crash)
+    kept = survived("stats", budgets.STATS, lambda: [{"name": "stats", "result": "pass"}])
+
+    assert [r["name"] for r in row] == ["import"]
+    assert row[0]["result"].startswith("FAIL: errors")
+    assert "unsupported operand" in row[0]["result"]
+    assert kept == [{"name": "stats", "result": "pass"}]
