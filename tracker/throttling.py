@@ -70,9 +70,7 @@ class FailOpenThrottle(throttling.SimpleRateThrottle):
             return True
 
     def _count(self, ident: str) -> bool:
-        now = time.time()
-        window = int(now // self.duration)
-        self.wait_seconds = (window + 1) * self.duration - now
+        window = int(time.time() // self.duration)
         key = self.cache.make_and_validate_key(f"{ident}:{window}")
         # The cache's own client (Django's API has no atomic "increment or create").
         client = self.cache._cache.get_client(key, write=True)
@@ -83,7 +81,8 @@ class FailOpenThrottle(throttling.SimpleRateThrottle):
         return count <= self.num_requests
 
     def wait(self):
-        return self.wait_seconds
+        """Seconds until the current window ends and the count starts again."""
+        return self.duration - time.time() % self.duration
 
 
 class AnonRateThrottle(FailOpenThrottle, throttling.AnonRateThrottle):

@@ -1,7 +1,7 @@
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from issues import markdown as md
@@ -33,6 +33,16 @@ def time_tag(at) -> SafeString:
         local.isoformat(),
         local.strftime("%Y-%m-%d %H:%M:%S"),
         naturaltime(at),
+    )
+
+
+@register.simple_tag
+def label_badges(issue) -> SafeString:
+    """The issue's labels as badges; a tag for the same reason as time_tag."""
+    return format_html_join(
+        "",
+        '<span class="label" data-colour="{}">{}</span>',
+        ((label.colour, label.name) for label in issue.labels.all()),
     )
 
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import threading
 import time
 from functools import partial
 
 import psycopg
 import pytest
-from asgiref.sync import async_to_sync
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test import AsyncClient, Client
 from django.urls import reverse
 
@@ -22,40 +20,20 @@ from accounts.models import Role
 from issues import live, live_listener, live_views, services
 from issues.live_listener import RESYNC, Hub, Subscription, messages_for
 from reports.tasks import aggregate_daily_stats
-from tracker.tests.support import WebServer, parse_sse, session_cookie
+from tracker.tests.support import (
+    WebServer,
+    asgi_scope,
+    parse_sse,
+    run_async,
+    run_sync,
+    session_cookie,
+)
 
 # --- Helpers -----------------------------------------------------------------
 
 
 def public(issue, kind: str) -> dict:
     return {"kind": kind, "issue": str(issue.pk), "number": issue.number}
-
-
-def run_async(fn):
-    """Run the coroutine function `fn` from a thread of its own: the browser tests
-    can leave an event loop running in this one, where async_to_sync refuses."""
-    return run_sync(async_to_sync(fn))
-
-
-def run_sync(fn):
-    """Call `fn` in a thread of its own and return (or raise) what it did."""
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(60)
-    assert not thread.is_alive(), "still running after 60 s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 # --- (a) pg_notify is transactional --------------------------------------------
@@ -277,20 +255,7 @@ def test_browser_disconnect_removes_its_queue(reporter):
     from tracker.asgi import application
 
     sessionid = session_cookie(reporter)
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/live/",
-        "raw_path": b"/live/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={sessionid}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = asgi_scope("/live/", {"Cookie": f"sessionid={sessionid}"})
 
     async def scenario():
         gone = asyncio.Event()

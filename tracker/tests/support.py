@@ -21,7 +21,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from django.db import connection
+from asgiref.sync import async_to_sync
+from django.db import connection, connections
 from django.test import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,52 @@ BIN = Path(sys.executable).parent
 DEVSTACK = ROOT / "scripts" / "devstack.sh"
 # What test.sh exports for the shared test servers; a private server must not inherit it.
 _SHARED_SERVER_ENV = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+
+
+def run_sync(fn):
+    """Call `fn` in a thread of its own and return (or raise) what it did."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "still running after 60 s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def run_async(fn):
+    """Run the coroutine function `fn` from a thread of its own: the browser tests
+    can leave an event loop running in this one, where async_to_sync refuses."""
+    return run_sync(async_to_sync(fn))
+
+
+def asgi_scope(path: str, headers: dict[str, str] | None = None) -> dict:
+    """The scope uvicorn hands an ASGI app for `GET path` with these headers."""
+    extra = [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *extra],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
 
 
 def free_port() -> int:

@@ -4,7 +4,7 @@ same as Django's own handler."""
 
 import asyncio
 import json
-import threading
+from functools import partial
 
 import pytest
 from asgiref import sync
@@ -14,45 +14,13 @@ from django.urls import reverse
 from accounts import services as account_services
 from tracker.asgi import application
 from tracker.asgi_handler import OneHopASGIHandler
+from tracker.tests.support import asgi_scope, run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def in_own_thread(coroutine):
-    """Run `coroutine` on an event loop of its own thread (as uvicorn's worker
-    would), out of the test's thread and whatever loop it may have."""
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # noqa: BLE001 (re-raised below)
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(timeout=30)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 async def call(app, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")]
-        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = asgi_scope(path, headers)
     sent = []
     requested = False
     done = asyncio.Event()
@@ -104,7 +72,7 @@ def test_an_api_request_crosses_into_a_thread_once_for_middleware_and_view(
 ):
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
-    status, body = in_own_thread(call(application, path, token_headers))
+    status, body = run_async(partial(call, application, path, token_headers))
 
     assert status == 200
     assert json.loads(body)["id"] == str(issue.pk)
@@ -116,7 +84,7 @@ def test_django_s_own_handler_crosses_many_times(issue, token_headers, hops):
     """What the handler is for: the same request through Django's async chain."""
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
-    status, _ = in_own_thread(call(ASGIHandler(), path, token_headers))
+    status, _ = run_async(partial(call, ASGIHandler(), path, token_headers))
 
     assert status == 200
     assert len(hops) > 10, hops
@@ -127,8 +95,8 @@ def test_errors_are_answered_as_by_django_s_handler(token_headers):
         "api:issue-detail", kwargs={"issue_id": "00000000-0000-0000-0000-000000000000"}
     )
 
-    ours = in_own_thread(call(application, missing, token_headers))
-    django_s = in_own_thread(call(ASGIHandler(), missing, token_headers))
+    ours = run_async(partial(call, application, missing, token_headers))
+    django_s = run_async(partial(call, ASGIHandler(), missing, token_headers))
 
     assert ours == django_s
     assert ours[0] == 404
@@ -140,7 +108,7 @@ def test_a_page_with_a_session_renders(client, reporter, issue):
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     path = reverse("issues:detail", kwargs={"number": issue.number})
 
-    status, body = in_own_thread(call(application, path, {"Cookie": cookie}))
+    status, body = run_async(partial(call, application, path, {"Cookie": cookie}))
 
     assert status == 200
     assert issue.title.encode() in body
