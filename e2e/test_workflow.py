@@ -115,13 +115,25 @@ def test_bulk_status_from_the_list(as_user):
     assert statuses == {"Bulk 0": Status.DONE, "Bulk 1": Status.DONE, "Bulk 2": Status.OPEN}
 
 
+def is_board_refresh(response) -> bool:
+    request = response.request
+    return (
+        request.method == "GET"
+        and "/issues/board/" in request.url
+        and request.headers.get("hx-request") == "true"
+    )
+
+
 def test_drag_a_card_to_another_column(as_user):
     maintainer = UserFactory(role="MAINTAINER")
     issue = IssueFactory(reporter=maintainer, title="Drag me")
     page = as_user(maintainer)
     page.goto("/issues/board/")
 
-    page.locator(f"#card-{issue.number}").drag_to(page.locator("ol.cards[data-status=TRIAGED]"))
+    # The move is announced live, and the board refreshes itself half a second
+    # later: wait for that, so the next drag does not race it.
+    with page.expect_response(is_board_refresh):
+        page.locator(f"#card-{issue.number}").drag_to(page.locator("ol.cards[data-status=TRIAGED]"))
 
     expect(page.locator(f"ol.cards[data-status=TRIAGED] #card-{issue.number}")).to_be_visible()
     expect(page.locator(f"#card-{issue.number}")).to_have_attribute("data-version", "2")

@@ -57,9 +57,11 @@
     });
   }
 
-  // A live refresh must not replace the board under a card being dragged.
+  // A live refresh must not replace the board under a card being dragged. The
+  // request comes from the board's wrapper; the board is its target.
   document.addEventListener("htmx:beforeRequest", function (event) {
-    if (dragging && event.detail.elt && event.detail.elt.id === "board") event.preventDefault();
+    const target = event.detail.target;
+    if (dragging && target && target.id === "board") event.preventDefault();
   });
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSettle", init);
