@@ -5,14 +5,13 @@ each Tracker figure can be read as a ratio (which holds on a noisy machine):
   directly with psycopg on one connection, all rows fetched, for as many
   iterations as the path served (capped) -> p50/p95 per request;
 - rollback: the same for a write, each iteration in a transaction rolled back;
-- stream: the export's query read to the end through a server-side cursor;
+- stream: the export's COPY statement read to the end;
 - pgbench: insert issue + event, and compare-and-set update + event, 4 clients;
 - copy: bench/importing.py (raw COPY of the import's rows).
 """
 
 from __future__ import annotations
 
-import re
 import statistics
 import subprocess
 import tempfile
@@ -78,24 +77,13 @@ def replay(samples: list[list[str]], iterations: int, *, rollback: bool = False)
     }
 
 
-DECLARE = re.compile(r"^\s*DECLARE\s+\S+\s+.*?CURSOR\s+(?:WITH(?:OUT)?\s+HOLD\s+)?FOR\s+", re.S)
-
-
-def undeclare(sql: str) -> str:
-    """The query of a captured `DECLARE ... CURSOR FOR <query>` (Django's
-    server-side cursors), to run it through a cursor of our own."""
-    return DECLARE.sub("", sql, count=1)
-
-
-def stream(sql: str) -> dict:
-    """The export's main query, every row fetched in batches as the export does."""
+def stream(statement: str) -> dict:
+    """The export's `COPY (...) TO STDOUT`, every row read as the export reads it."""
     rows = 0
-    with psycopg.connect(conninfo()) as conn:
+    with psycopg.connect(conninfo()) as conn, conn.cursor() as cur:
         began = time.perf_counter()
-        with conn.cursor(name="bench_export") as cur:
-            cur.itersize = 2000
-            cur.execute(sql)
-            for _ in cur:
+        with cur.copy(statement) as copy:
+            for _ in copy:
                 rows += 1
         seconds = time.perf_counter() - began
     return {

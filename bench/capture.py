@@ -9,11 +9,12 @@ import itertools
 import json
 
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
 from bench.paths import Path
+from issues import exporter
 
 SAMPLES = 5  # distinct requests captured per path (the baseline cycles through them)
 EXPORT_CHUNKS = 3  # pieces of the export stream read in-process (its first queries)
@@ -24,6 +25,7 @@ class Capturer:
         self.api = Client(HTTP_AUTHORIZATION=f"Token {token}")
         self.pages = Client()
         self.pages.force_login(user)
+        self.user = user
 
     def client(self, path: Path) -> Client:
         return self.pages if path.auth == "session" else self.api
@@ -92,14 +94,20 @@ class Capturer:
         ]
 
     def _export(self, path: Path) -> list[list[str]]:
-        """Only the start of the stream: its queries are the export's query and the
-        first chunk's labels; the rest repeats per chunk."""
+        """Only the start of the stream (the queries before the rows), then the
+        COPY statement itself, with its values written in: PostgreSQL writes
+        the rows, through psycopg's cursor, which Django's query log does not see."""
         with CaptureQueriesContext(connection) as queries:
             response = self.api.get(path.extra["url"])
             for _ in itertools.islice(response.streaming_content, EXPORT_CHUNKS):
                 pass
             response.close()
-        return [[query["sql"] for query in queries.captured_queries]]
+        request = RequestFactory().get(path.extra["url"])
+        request.user = self.user
+        statement, params = exporter.copy_statement(exporter.filtered_issues(request))
+        with connection.cursor() as cursor:
+            copy = cursor.cursor.mogrify(statement, params)
+        return [[query["sql"] for query in queries.captured_queries] + [copy]]
 
 
 def page_size_queries(token: str) -> dict[int, int]:

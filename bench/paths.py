@@ -32,7 +32,7 @@ class Path:
     auth: str = "token"  # token | session
     # replay: the ORM's SQL re-run with psycopg; rollback: the same inside a
     # transaction that is rolled back (writes); pgbench-insert / pgbench-update;
-    # stream: the export's query read to the end; none.
+    # stream: the export's COPY read to the end; none.
     baseline: str = "replay"
     concurrency: int | None = None  # None: the run's default
     duration: float | None = None

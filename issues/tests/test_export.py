@@ -5,6 +5,7 @@ streaming in constant queries per chunk, and export -> import round trips."""
 import csv
 import io
 import warnings
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -12,6 +13,9 @@ from django.db import connection
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg.pq import TransactionStatus
 
 from accounts.tests.factories import UserFactory
 from issues import exporter, importer, services
@@ -226,7 +230,7 @@ def test_export_then_import_round_trips(maintainer, reporter):
 
 
 def test_an_export_is_one_query_however_many_rows_and_chunks(maintainer, monkeypatch):
-    monkeypatch.setattr(exporter, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(exporter, "CHUNK_BYTES", 100)
     labels = [LabelFactory(name="bug"), LabelFactory(name="ui")]
     client = client_for(maintainer)
 
@@ -264,3 +268,79 @@ def test_under_asgi_the_rows_stream_without_being_read_whole(maintainer):
     assert not [w for w in caught if "consume synchronous iterators" in str(w.message)]
 
     assert sorted(row["title"] for row in parse(text)) == ["Async 0", "Async 1", "Async 2"]
+
+
+CELLS = [*FORMULAS, "", "'", "''=x", "plain", "a=b", "-", 'say "hi", then\nleave', "Ünï ✓"]
+
+
+@pytest.mark.parametrize("value", CELLS)
+def test_postgresql_neutralises_a_cell_as_python_does(value):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT issues_csv_cell(%s)", [value])
+        (written,) = cursor.fetchone()
+    # An empty cell comes back as NULL, which COPY writes as nothing at all.
+    assert written == (importer.neutralise(value) or None)
+
+
+@given(text=st.text(max_size=12))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_postgresql_neutralises_any_text_as_python_does(text):
+    text = text.replace("\x00", "")  # PostgreSQL text cannot hold NUL
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT issues_csv_cell(%s)", [text])
+        assert cursor.fetchone()[0] == (importer.neutralise(text) or None)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 12, 5, 10, 28, 31, 466784, tzinfo=UTC),
+        datetime(2026, 12, 5, 10, 28, 31, tzinfo=UTC),  # isoformat leaves out .000000
+        datetime(2024, 2, 29, 23, 59, 59, 1, tzinfo=UTC),
+        datetime(2026, 6, 1, 1, 2, 3, 500000, tzinfo=timezone(timedelta(hours=-7))),
+    ],
+)
+def test_postgresql_writes_times_as_isoformat_in_utc(moment):
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Europe/Berlin'")  # whatever the session's zone
+        cursor.execute("SELECT issues_csv_time(%s)", [moment])
+        (written,) = cursor.fetchone()
+        cursor.execute("SET TIME ZONE 'UTC'")
+    assert written == moment.astimezone(UTC).isoformat()
+
+
+def test_empty_cells_are_written_empty_not_quoted(maintainer):
+    issue = IssueFactory(reporter=maintainer, title="Bare", description="")
+
+    text = body(client_for(maintainer).get(API))
+
+    line = text.split("\r\n")[1]
+    assert line.startswith(f"{issue.number},Bare,,OPEN,")
+    assert '""' not in line
+
+
+def test_a_filter_nothing_can_match_gives_the_header_alone(maintainer):
+    IssueFactory(reporter=maintainer)
+
+    assert body(client_for(maintainer).get(API + "?label=no-such-label")) == (
+        ",".join(HEADER) + "\r\n"
+    )
+
+
+# As in production, outside a transaction: cancelling a statement inside one
+# would abort the test's own transaction.
+@pytest.mark.django_db(transaction=True)
+def test_a_download_stopped_halfway_leaves_the_connection_usable(maintainer, monkeypatch):
+    monkeypatch.setattr(exporter, "CHUNK_BYTES", 200)
+    for _ in range(30):
+        IssueFactory(reporter=maintainer, description="x" * 100)
+    content = exporter.lines(Issue.objects.order_by("number"))
+    assert next(content).startswith(b"number,title")
+    assert connection.connection.info.transaction_status == TransactionStatus.ACTIVE  # mid-COPY
+    before = connection.connection
+
+    content.close()  # the client went away: the COPY is cancelled and drained
+
+    assert connection.connection is before
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    assert Issue.objects.count() == 30

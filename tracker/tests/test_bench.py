@@ -13,7 +13,9 @@ from django.urls import reverse
 from accounts.models import Role, User
 from accounts.services import create_token
 from accounts.tests.factories import UserFactory
-from bench import budgets, dataset, report
+from bench import baseline, budgets, dataset, report
+from bench.capture import Capturer
+from bench.paths import Path
 from bench.run import drive, server_env
 from bench.server import Server
 from issues import services
@@ -211,3 +213,20 @@ def test_a_crashed_last_step_is_a_failed_row_not_a_lost_run():
     assert row[0]["result"].startswith("FAIL: errors")
     assert "unsupported operand" in row[0]["result"]
     assert kept == [{"name": "stats", "result": "pass"}]
+
+
+def test_the_export_baseline_reads_the_exports_own_copy_statement(settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    maintainer = UserFactory(role=Role.MAINTAINER)
+    for n in range(7):
+        services.create_issue(actor=maintainer, title=f"Export {n}", description="")
+    _, token = create_token(actor=maintainer, name="bench")
+    path = Path("export", "CSV export", "export", None, baseline="stream")
+    path.extra = {"url": reverse("api:issue-export") + "?status=OPEN"}
+
+    (sample,) = Capturer(token, maintainer).capture(path)["samples"]
+    streamed = baseline.stream(sample[-1])
+
+    assert sample[-1].startswith("COPY (SELECT") and "'OPEN'" in sample[-1]
+    assert streamed["kind"] == "stream"
+    assert streamed["rows"] == 7
