@@ -73,15 +73,41 @@ class Mentions(InlineProcessor):
 
 
 class MentionExtension(markdown.Extension):
-    def __init__(self, users: dict, found: list):
-        super().__init__()
-        self.users, self.found = users, found
+    """The `Mentions` processor of one converter; `users` and `found` are set
+    for each text it renders."""
 
     def extendMarkdown(self, md):  # noqa: N802 (markdown's API)
         # After raw HTML (90) and links (160-110), so a mention never lands inside them.
-        md.inlinePatterns.register(
-            Mentions(mentions.MENTION, md, self.users, self.found), "mention", 85
-        )
+        self.processor = Mentions(mentions.MENTION, md, {}, [])
+        md.inlinePatterns.register(self.processor, "mention", 85)
+
+
+# Building a converter (its extensions, patterns and processors) took half of a
+# render's time, so converters are reused: each render takes one from this pool
+# and resets it (markdown's own documented way to reuse one). A pool, not one per
+# thread: under ASGI each request runs in a thread of its own.
+_idle: list[tuple[markdown.Markdown, MentionExtension]] = []
+
+
+def _new_converter() -> tuple[markdown.Markdown, MentionExtension]:
+    mention = MentionExtension()
+    converter = markdown.Markdown(
+        extensions=["fenced_code", "tables", "sane_lists", IssueReferenceExtension(), mention],
+        output_format="html",
+    )
+    return converter, mention
+
+
+def _to_html(text: str, users: dict, found: list) -> str:
+    try:
+        converter, mention = _idle.pop()  # atomic: two threads never get the same one
+    except IndexError:
+        converter, mention = _new_converter()
+    mention.processor.users, mention.processor.found = users, found
+    html = converter.reset().convert(text)  # on an error the converter is dropped
+    mention.processor.users, mention.processor.found = {}, []
+    _idle.append((converter, mention))
+    return html
 
 
 def render(text: str) -> SafeString:
@@ -99,17 +125,7 @@ def render_with_mentions(text: str, users: dict | None = None) -> tuple[SafeStri
         handles = mentions.handles_in(text)
         users = mentions.resolve(handles) if handles else {}
     found: list = []
-    html = markdown.markdown(
-        text or "",
-        extensions=[
-            "fenced_code",
-            "tables",
-            "sane_lists",
-            IssueReferenceExtension(),
-            MentionExtension(users, found),
-        ],
-        output_format="html",
-    )
+    html = _to_html(text or "", users, found)
     return mark_safe(  # noqa: S308 (nh3 has just removed everything unsafe)
         nh3.clean(
             html,
