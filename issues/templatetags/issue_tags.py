@@ -46,6 +46,35 @@ def label_badges(issue) -> SafeString:
     )
 
 
+@register.simple_tag
+def select_options(select: dict) -> SafeString:
+    """A panel drop-down's options, the current one selected. A tag for the same
+    reason as time_tag: the assignee list has an option per maintainer."""
+    current = select["current"]
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (value, " selected" if value == current else "", label)
+            for value, label in select["options"]
+        ),
+    )
+
+
+@register.simple_tag
+def label_checkboxes(labels, checked: set) -> SafeString:
+    """The panel's label picker: a checkbox per label, `checked` (label ids) ticked."""
+    return format_html_join(
+        "",
+        '<label class="check"><input type="checkbox" name="labels" value="{}"{}> '
+        '<span class="label" data-colour="{}">{}</span></label>',
+        (
+            (label.name, " checked" if label.pk in checked else "", label.colour, label.name)
+            for label in labels
+        ),
+    )
+
+
 @register.filter
 def indent(depth) -> int:
     return max(0, min(int(depth or 0), MAX_INDENT))

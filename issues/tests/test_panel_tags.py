@@ -1,0 +1,54 @@
+"""The side panel's option lists, rendered by tags (issue_tags) rather than
+template loops: the current choice selected, the issue's labels ticked, and
+every name escaped."""
+
+from types import SimpleNamespace
+
+from django.template import Context, Template
+
+from issues.templatetags.issue_tags import label_checkboxes, select_options
+
+
+def test_only_the_current_option_is_selected():
+    html = select_options({"options": [("", "Nobody"), ("7", "Ann"), ("9", "Bo")], "current": "7"})
+
+    assert html == (
+        '<option value="">Nobody</option>'
+        '<option value="7" selected>Ann</option>'
+        '<option value="9">Bo</option>'
+    )
+
+
+def test_the_issues_labels_are_ticked_and_names_are_escaped():
+    labels = [
+        SimpleNamespace(pk=1, name="bug", colour="#d73a4a"),
+        SimpleNamespace(pk=2, name='<b>"x"</b>', colour="#000000"),
+    ]
+
+    html = label_checkboxes(labels, {1})
+
+    assert 'value="bug" checked>' in html
+    assert 'value="&lt;b&gt;&quot;x&quot;&lt;/b&gt;">' in html
+    assert "<b>" not in html
+    assert html.count("<label ") == 2
+
+
+def test_the_tags_read_their_arguments_from_the_template():
+    template = Template(
+        "{% load issue_tags %}{% select_options select %}|{% label_checkboxes labels ticked %}"
+    )
+    html = template.render(
+        Context(
+            {
+                "select": {"options": [("LOW", "<Low>")], "current": "LOW"},
+                "labels": [SimpleNamespace(pk=3, name="ui", colour="#fff")],
+                "ticked": set(),
+            }
+        )
+    )
+
+    assert html == (
+        '<option value="LOW" selected>&lt;Low&gt;</option>|'
+        '<label class="check"><input type="checkbox" name="labels" value="ui"> '
+        '<span class="label" data-colour="#fff">ui</span></label>'
+    )
