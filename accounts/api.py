@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from accounts import lockout, roles, services
 from accounts.models import ApiToken, Role, User
 from tracker.api import JSON_ONLY, Pagination, StrictSerializer, validated
+from tracker.db import one
 
 
 class LoginLockedOut(APIException):
@@ -100,7 +101,7 @@ class TokenDetail(GenericAPIView):
 
     @extend_schema(summary="Revoke one of your tokens", responses={204: None})
     def delete(self, request, token_id):
-        token = request.user.api_tokens.filter(pk=token_id).first()
+        token = one(request.user.api_tokens.filter(pk=token_id))
         if token is None:
             raise NotFound("No such token.")
         services.revoke_token(actor=request.user, token=token)

@@ -27,6 +27,7 @@ from issues.errors import NotFound, PayloadTooLarge
 from issues.filters import IssueFilter
 from issues.models import ImportJob, ImportStatus
 from tracker.api import error_body, validated
+from tracker.db import one
 
 ERROR = OpenApiResponse(description='`{"detail": "...", "errors": {"field": ["reason"]}}`')
 TRUE = {"1", "true", "yes", "on"}
@@ -141,7 +142,7 @@ def visible_job(user, job_id) -> ImportJob:
         pk = uuid.UUID(str(job_id))
     except ValueError:
         raise NotFound("No such import.") from None
-    job = ImportJob.objects.filter(pk=pk).first()
+    job = one(ImportJob.objects.filter(pk=pk))
     if job is None or not (job.created_by_id == user.pk or roles.is_admin(user)):
         raise NotFound("No such import.")
     importer.reap_if_abandoned(job)  # its worker may have died: say so

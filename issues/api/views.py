@@ -27,6 +27,7 @@ from issues.errors import NotFound, PayloadTooLarge
 from issues.filters import IssueFilter
 from issues.models import Issue, Label
 from tracker.api import JSON_ONLY, Pagination, PreconditionRequired, validated
+from tracker.db import one
 
 ERROR = OpenApiResponse(description='`{"detail": "...", "errors": {"field": ["reason"]}}`')
 CONFLICT = OpenApiResponse(description="stale version: `detail` plus `current`, the issue now")
@@ -368,7 +369,7 @@ class AttachmentDownload(GenericAPIView):
     @extend_schema(summary="Download an attachment", responses={(200, "*/*"): bytes})
     def get(self, request, issue_id, attachment_id):
         issue = get_visible_issue(request, issue_id)
-        attachment = issue.attachments.filter(pk=attachment_id).first()
+        attachment = one(issue.attachments.filter(pk=attachment_id))
         if attachment is None:
             raise NotFound("No such attachment.")
         return attachment_response(attachment)
@@ -414,7 +415,7 @@ class LabelDetail(GenericAPIView):
     serializer_class = s.LabelSerializer
 
     def get_label(self, label_id) -> Label:
-        label = Label.objects.filter(pk=label_id).first()
+        label = one(Label.objects.filter(pk=label_id))
         if label is None:
             raise NotFound("No such label.")
         return label

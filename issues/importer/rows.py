@@ -14,6 +14,7 @@ from accounts.models import User
 from issues.importer.reading import Header, Record, restore
 from issues.models import Label, Severity, Status
 from issues.services.validation import clean_fields
+from tracker.db import one
 
 LABEL_SEPARATORS = re.compile(r"[;|]")
 CACHE_MAX = 10_000  # distinct people / label sets remembered per import
@@ -171,7 +172,7 @@ class RowReader:
             if "@" in ref:
                 return User.objects.annotate(lemail=Lower("email")).filter(lemail=ref).first()
             if ref.isascii() and ref.isdigit():
-                return User.objects.filter(pk=int(ref)).first()
+                return one(User.objects.filter(pk=int(ref)))
             raise ValidationError(f"“{ref[:100]}” is neither an email address nor a user id.")
 
         ref = ref.lower()

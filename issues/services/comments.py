@@ -13,6 +13,7 @@ from accounts.models import User
 from issues import live, notifications
 from issues.models import Comment, EventKind, Issue, IssueEvent
 from issues.services.validation import COMMENT_MAX, require_visible
+from tracker.db import one
 
 
 def _clean_body(body: Any) -> str:
@@ -36,7 +37,7 @@ def add_comment(
     if parent is not None:
         parent_id = parent.pk if isinstance(parent, Comment) else parent
         try:
-            parent = Comment.objects.filter(pk=parent_id, issue=issue).first()
+            parent = one(Comment.objects.filter(pk=parent_id, issue=issue))
         except (ValueError, TypeError):  # not an id at all ("abc", a list): bad input
             parent = None
         if parent is None:

@@ -25,6 +25,7 @@ from issues.services.validation import (
     user_ref,
 )
 from issues.services.watching import auto_watch
+from tracker.db import one
 
 
 @transaction.atomic
@@ -119,7 +120,7 @@ def _prepare_update(
     if not isinstance(version, int) or isinstance(version, bool):
         raise ValidationError({"version": ["Must be an integer."]})
     # Read afresh: the copy the caller holds may be stale; only its id counts.
-    current = Issue.objects.select_related("reporter", "assignee").filter(pk=issue.pk).first()
+    current = one(Issue.objects.select_related("reporter", "assignee").filter(pk=issue.pk))
     if current is None:
         raise NotFound("No such issue.")
     require_visible(actor, current)
@@ -246,7 +247,7 @@ def remove_label(*, actor: User, issue: Issue, name: str, version: int | None = 
 def _locked(actor: User, issue: Issue, *, triage: bool = False) -> Issue:
     """The issue's row, locked until the transaction ends, so that a change computed
     from the current labels cannot lose a concurrent one."""
-    current = Issue.objects.select_for_update().filter(pk=issue.pk).first()
+    current = one(Issue.objects.select_for_update().filter(pk=issue.pk))
     if current is None:
         raise NotFound("No such issue.")
     require_visible(actor, current)

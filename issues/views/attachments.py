@@ -10,6 +10,7 @@ from issues import services
 from issues.api.views import attachment_response
 from issues.errors import PayloadTooLarge
 from issues.views.common import get_issue_or_404
+from tracker.db import one
 
 
 def _list(request, issue, error: str = "", code: int = 200):
@@ -48,7 +49,7 @@ def upload(request, number: int):
 @login_required
 def download(request, number: int, attachment_id: int):
     issue = get_issue_or_404(request, number)
-    attachment = issue.attachments.filter(pk=attachment_id).first()
+    attachment = one(issue.attachments.filter(pk=attachment_id))
     if attachment is None:
         raise Http404("No such attachment.")
     return attachment_response(attachment)

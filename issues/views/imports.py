@@ -13,6 +13,7 @@ from accounts import roles
 from issues import exporter, importer
 from issues.errors import PayloadTooLarge
 from issues.models import ImportJob
+from tracker.db import one
 
 RECENT = 10
 
@@ -30,7 +31,7 @@ def _require_triage(request) -> None:
 
 
 def _job_or_404(request, job_id) -> ImportJob:
-    job = ImportJob.objects.filter(pk=job_id).first()
+    job = one(ImportJob.objects.filter(pk=job_id))
     if job is None or not (job.created_by_id == request.user.pk or roles.is_admin(request.user)):
         raise Http404("No such import.")
     importer.reap_if_abandoned(job)  # its worker may have died: say so
