@@ -48,8 +48,9 @@ def label_badges(issue) -> SafeString:
 
 @register.simple_tag
 def select_options(select: dict) -> SafeString:
-    """A panel drop-down's options, the current one selected. A tag for the same
-    reason as time_tag: the assignee list has an option per maintainer."""
+    """A drop-down's options (`select["options"]`: value, label), the one whose
+    value is `select["current"]` selected. A tag for the same reason as
+    time_tag: the assignee lists have an option per maintainer."""
     current = select["current"]
     return format_html_join(
         "",
@@ -62,14 +63,22 @@ def select_options(select: dict) -> SafeString:
 
 
 @register.simple_tag
-def label_checkboxes(labels, checked: set) -> SafeString:
-    """The panel's label picker: a checkbox per label, `checked` (label ids) ticked."""
+def label_checkboxes(labels, ticked, field: str = "labels") -> SafeString:
+    """A checkbox per label, named `field`; those whose lower-case name is in
+    `ticked` ticked (label names are unique whatever their case). The issue
+    page's label picker and the list's label filter."""
     return format_html_join(
         "",
-        '<label class="check"><input type="checkbox" name="labels" value="{}"{}> '
+        '<label class="check"><input type="checkbox" name="{}" value="{}"{}> '
         '<span class="label" data-colour="{}">{}</span></label>',
         (
-            (label.name, " checked" if label.pk in checked else "", label.colour, label.name)
+            (
+                field,
+                label.name,
+                " checked" if label.name.lower() in ticked else "",
+                label.colour,
+                label.name,
+            )
             for label in labels
         ),
     )

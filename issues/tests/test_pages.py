@@ -95,6 +95,22 @@ def test_the_list_filters_sorts_and_counts(maintainer, reporter):
     assert ordered.index("Low thing") < ordered.index("Critical bug")
 
 
+def test_the_filter_form_shows_what_was_chosen(maintainer):
+    LabelFactory(name="UI"), LabelFactory(name="bug")
+    other = UserFactory(role="MAINTAINER", display_name="Olga Other")
+
+    page = logged_in(maintainer).get(
+        url("list"), {"label": "ui", "assignee": str(other.pk), "status": "OPEN"}
+    )
+
+    text = page.content.decode()
+    assert '<input type="checkbox" name="label" value="UI" checked>' in text
+    assert '<input type="checkbox" name="label" value="bug">' in text
+    assert f'<option value="{other.pk}" selected>Olga Other</option>' in text
+    assert '<option value="me">Me</option>' in text
+    assert re.search(r'name="status" value="OPEN"\s+checked', text)
+
+
 def test_bad_filter_values_show_an_error_instead_of_failing(maintainer):
     response = logged_in(maintainer).get(url("list"), {"status": "NOPE", "assignee": "x"})
 

@@ -37,7 +37,15 @@ def _filter_context(request, issue_filter) -> dict:
         "statuses": Status.choices,
         "severities": [(s.name, s.label) for s in Severity],
         "labels": queries.labels(),
-        "assignees": queries.assignable_users(),
+        "assignee_select": {
+            "options": [
+                ("", "Anyone"),
+                ("me", "Me"),
+                ("none", "Unassigned"),
+                *((str(user.pk), user.name) for user in queries.assignable_users()),
+            ],
+            "current": request.GET.get("assignee", ""),
+        },
         "chosen": {
             "status": data.get("status", []),
             "severity": [Severity(v).name for v in data.get("severity", [])],

@@ -1,6 +1,6 @@
-"""The side panel's option lists, rendered by tags (issue_tags) rather than
-template loops: the current choice selected, the issue's labels ticked, and
-every name escaped."""
+"""The option lists of the issue page's side panel and of the list's filters,
+rendered by tags (issue_tags) rather than template loops: the current choice
+selected, the chosen labels ticked, and every name escaped."""
 
 from types import SimpleNamespace
 
@@ -25,12 +25,22 @@ def test_the_issues_labels_are_ticked_and_names_are_escaped():
         SimpleNamespace(pk=2, name='<b>"x"</b>', colour="#000000"),
     ]
 
-    html = label_checkboxes(labels, {1})
+    html = label_checkboxes(labels, {"bug"})
 
-    assert 'value="bug" checked>' in html
+    assert 'name="labels" value="bug" checked>' in html
     assert 'value="&lt;b&gt;&quot;x&quot;&lt;/b&gt;">' in html
     assert "<b>" not in html
     assert html.count("<label ") == 2
+
+
+def test_labels_are_ticked_whatever_the_case_of_their_name_and_the_field_is_named():
+    labels = [SimpleNamespace(pk=1, name="UI", colour="#fff")]
+
+    html = label_checkboxes(labels, ["ui"], "label")
+
+    assert html.startswith(
+        '<label class="check"><input type="checkbox" name="label" value="UI" checked>'
+    )
 
 
 def test_the_tags_read_their_arguments_from_the_template():
