@@ -31,6 +31,9 @@ PGBENCH_CLIENTS = 4
 
 
 def conninfo() -> str:
+    """The app's database, with the app's session settings (`options`, e.g.
+    `-c jit=off`): a baseline on a session that JIT-compiles the costlier
+    queries measured the compiler, not the query (reports' ratios below 1)."""
     db = connection.settings_dict
     return psycopg.conninfo.make_conninfo(
         dbname=db["NAME"],
@@ -38,6 +41,7 @@ def conninfo() -> str:
         port=str(db.get("PORT") or ""),
         user=db.get("USER") or "",
         password=db.get("PASSWORD") or "",
+        options=db.get("OPTIONS", {}).get("options", ""),
     )
 
 

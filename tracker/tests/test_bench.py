@@ -4,6 +4,7 @@ one path and one second. The benchmark's figures themselves are not tested."""
 
 from io import StringIO
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -230,3 +231,13 @@ def test_the_export_baseline_reads_the_exports_own_copy_statement(settings):
     assert sample[-1].startswith("COPY (SELECT") and "'OPEN'" in sample[-1]
     assert streamed["kind"] == "stream"
     assert streamed["rows"] == 7
+
+
+def test_the_baseline_runs_with_the_apps_session_settings():
+    with psycopg.connect(baseline.conninfo()) as conn:
+        (jit,) = conn.execute("SHOW jit").fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        (app_jit,) = cursor.fetchone()
+
+    assert jit == app_jit == "off"
