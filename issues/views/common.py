@@ -1,5 +1,5 @@
-"""What the issue pages share: finding the issue a URL names, and reading the
-version a form was rendered with."""
+"""What the issue pages share: finding the issue a URL names, reading the
+version a form was rendered with, and the people an assignee menu offers."""
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import Http404
@@ -14,6 +14,11 @@ def get_issue_or_404(request, number: int) -> Issue:
     if issue is None:
         raise Http404("No such issue.")
     return issue
+
+
+def assignee_options() -> list[tuple[str, str]]:
+    """(value, label) of each person who may be assigned, for a drop-down."""
+    return [(str(user.pk), user.name) for user in queries.assignable_users()]
 
 
 def posted_version(request) -> int | None:

@@ -16,7 +16,7 @@ from accounts import roles
 from issues import queries, services, workflow
 from issues.errors import FieldPermissionDenied, VersionConflict
 from issues.models import IssueEvent, Severity, Status
-from issues.views.common import form_errors, get_issue_or_404, posted_version
+from issues.views.common import assignee_options, form_errors, get_issue_or_404, posted_version
 
 PANEL_FIELDS = ("status", "severity", "assignee", "labels")
 
@@ -41,7 +41,6 @@ def _selects(issue) -> list[dict]:
     """The panel's drop-downs: only the statuses the workflow allows from here,
     only people who may be assigned."""
     statuses = [(v, label) for v, label in Status.choices if workflow.can_move(issue.status, v)]
-    people = [(str(user.pk), user.name) for user in queries.assignable_users()]
     return [
         {"name": "status", "label": "Status", "options": statuses, "current": issue.status},
         {
@@ -53,7 +52,7 @@ def _selects(issue) -> list[dict]:
         {
             "name": "assignee",
             "label": "Assignee",
-            "options": [("", "Nobody"), *people],
+            "options": [("", "Nobody"), *assignee_options()],
             "current": str(issue.assignee_id or ""),
         },
     ]

@@ -11,7 +11,7 @@ from issues import queries, services
 from issues.errors import VersionConflict
 from issues.filters import ORDERINGS, IssueFilter
 from issues.models import Severity, Status
-from issues.views.common import get_issue_or_404, posted_version
+from issues.views.common import assignee_options, get_issue_or_404, posted_version
 from tracker import paging
 
 PAGE_SIZE = 50
@@ -38,12 +38,7 @@ def _filter_context(request, issue_filter) -> dict:
         "severities": [(s.name, s.label) for s in Severity],
         "labels": queries.labels(),
         "assignee_select": {
-            "options": [
-                ("", "Anyone"),
-                ("me", "Me"),
-                ("none", "Unassigned"),
-                *((str(user.pk), user.name) for user in queries.assignable_users()),
-            ],
+            "options": [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *assignee_options()],
             "current": request.GET.get("assignee", ""),
         },
         "chosen": {
