@@ -50,13 +50,15 @@ class IssueReferenceExtension(markdown.Extension):
 
 class Mentions(InlineProcessor):
     """`@name` -> a link to the issues assigned to the user it names; a name that
-    names nobody is left as text. Never inside another link."""
+    names nobody is left as text. Never inside another link. `users` (name ->
+    user, looked up beforehand) and `found` are set for each text rendered."""
 
     ANCESTOR_EXCLUDES = ("a",)
 
-    def __init__(self, pattern, md, users: dict, found: list):
+    def __init__(self, pattern, md):
         super().__init__(pattern, md)
-        self.users, self.found = users, found
+        self.users: dict = {}
+        self.found: list = []
 
     def handleMatch(self, m, data):  # noqa: N802 (markdown's API)
         user = self.users.get(m.group(1).lower())
@@ -73,12 +75,9 @@ class Mentions(InlineProcessor):
 
 
 class MentionExtension(markdown.Extension):
-    """The `Mentions` processor of one converter; `users` and `found` are set
-    for each text it renders."""
-
     def extendMarkdown(self, md):  # noqa: N802 (markdown's API)
         # After raw HTML (90) and links (160-110), so a mention never lands inside them.
-        self.processor = Mentions(mentions.MENTION, md, {}, [])
+        self.processor = Mentions(mentions.MENTION, md)
         md.inlinePatterns.register(self.processor, "mention", 85)
 
 
@@ -86,27 +85,27 @@ class MentionExtension(markdown.Extension):
 # render's time, so converters are reused: each render takes one from this pool
 # and resets it (markdown's own documented way to reuse one). A pool, not one per
 # thread: under ASGI each request runs in a thread of its own.
-_idle: list[tuple[markdown.Markdown, MentionExtension]] = []
+_idle: list[tuple[markdown.Markdown, Mentions]] = []
 
 
-def _new_converter() -> tuple[markdown.Markdown, MentionExtension]:
+def _new_converter() -> tuple[markdown.Markdown, Mentions]:
     mention = MentionExtension()
     converter = markdown.Markdown(
         extensions=["fenced_code", "tables", "sane_lists", IssueReferenceExtension(), mention],
         output_format="html",
     )
-    return converter, mention
+    return converter, mention.processor
 
 
 def _to_html(text: str, users: dict, found: list) -> str:
     try:
-        converter, mention = _idle.pop()  # atomic: two threads never get the same one
+        converter, mentioning = _idle.pop()  # atomic: two threads never get the same one
     except IndexError:
-        converter, mention = _new_converter()
-    mention.processor.users, mention.processor.found = users, found
+        converter, mentioning = _new_converter()
+    mentioning.users, mentioning.found = users, found
     html = converter.reset().convert(text)  # on an error the converter is dropped
-    mention.processor.users, mention.processor.found = {}, []
-    _idle.append((converter, mention))
+    mentioning.users, mentioning.found = {}, []  # hold on to no one between texts
+    _idle.append((converter, mentioning))
     return html
 
 
