@@ -26,6 +26,9 @@ from django.db import connection, connections
 from django.test import Client
 
 ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
+# Every template file, for checks that read them all (ids: their paths in templates/).
+TEMPLATE_FILES = sorted(TEMPLATES.rglob("*.html"))
 BIN = Path(sys.executable).parent
 DEVSTACK = ROOT / "scripts" / "devstack.sh"
 # What test.sh exports for the shared test servers; a private server must not inherit it.
@@ -452,3 +455,7 @@ def manage(*args: str, **env: str) -> str:
     if result.returncode != 0:
         raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-4000:]}")
     return result.stdout
+
+
+def template_id(path: Path) -> str:
+    return str(path.relative_to(TEMPLATES))

@@ -6,15 +6,13 @@ same in a real browser.)"""
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "templates"
+from tracker.tests.support import ROOT, TEMPLATE_FILES, TEMPLATES, template_id
 
 EXPECTED = {
     "default-src": "'self'",
@@ -126,10 +124,7 @@ class Markup(HTMLParser):
             self._script = False
 
 
-TEMPLATE_FILES = sorted(TEMPLATES.rglob("*.html"))
-
-
-@pytest.mark.parametrize("path", TEMPLATE_FILES, ids=lambda p: str(p.relative_to(TEMPLATES)))
+@pytest.mark.parametrize("path", TEMPLATE_FILES, ids=template_id)
 def test_no_template_holds_inline_script_handlers_or_style(path):
     markup = Markup()
     markup.feed(path.read_text())

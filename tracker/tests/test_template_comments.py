@@ -7,9 +7,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from tracker.tests.support import ROOT
+from tracker.tests.support import TEMPLATE_FILES, template_id
 
-TEMPLATES = ROOT / "templates"
 UNCLOSED = re.compile(r"\{#(?!.*#\})")
 
 
@@ -17,9 +16,7 @@ def unclosed_comments(text: str) -> list[int]:
     return [n for n, line in enumerate(text.splitlines(), 1) if UNCLOSED.search(line)]
 
 
-@pytest.mark.parametrize(
-    "path", sorted(TEMPLATES.rglob("*.html")), ids=lambda p: str(p.relative_to(TEMPLATES))
-)
+@pytest.mark.parametrize("path", TEMPLATE_FILES, ids=template_id)
 def test_every_short_comment_ends_on_its_own_line(path):
     assert unclosed_comments(path.read_text()) == []
 
