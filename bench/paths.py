@@ -142,6 +142,15 @@ def all_paths(dataset: Dataset, sample: Sample, *, report_duration: float = 5) -
             [_list({"q": word, "limit": 20})],
         ),
         Path("api_detail", "API issue detail", "get", budgets.DETAIL, detail),
+        # No budget: what any authenticated API request costs in this server
+        # (token lookup, throttle, DRF, one tiny query), the floor under the rows above.
+        Path(
+            "api_floor",
+            "API floor: the signed-in user (GET users/me)",
+            "get",
+            None,
+            [reverse("api:me")],
+        ),
         Path(
             "html_list",
             f"HTML issue list: status=OPEN, label={label}",
