@@ -160,6 +160,16 @@ def all_paths(dataset: Dataset, sample: Sample, *, report_duration: float = 5) -
             auth="session",
         ),
         Path("html_issue", "HTML issue page", "get", budgets.PAGE, pages, auth="session"),
+        # No budget: the cheapest page in the layout (session, CSRF token, the
+        # new-issue form), the floor under the two HTML rows above.
+        Path(
+            "html_floor",
+            "HTML floor: the new-issue form",
+            "get",
+            None,
+            [reverse("issues:new")],
+            auth="session",
+        ),
     ]
     writes = [
         Path(
