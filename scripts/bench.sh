@@ -2,8 +2,9 @@
 # What `make bench` runs: a private PostgreSQL and Redis of its own (production
 # settings: no DEVSTACK_FAST), migrations, the static files the production
 # configuration serves, the dataset of SCALE issues (generated once per scale and
-# seed, then reused), then the benchmark (bench/run.py), which starts the web
-# server itself. Extra arguments go to bench/run.py, e.g.
+# seed, then reused; without SCALE, whatever dataset is there, or 100,000 issues),
+# then the benchmark (bench/run.py), which starts the web server itself. Extra
+# arguments go to bench/run.py, e.g.
 #   make bench ARGS="--only 'api_*' --duration 5"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,6 @@ cd "$(dirname "$0")/.."
 export DATA_DIR=${BENCH_DATA_DIR:-.data/bench}
 export PG_PORT=${BENCH_PG_PORT:-54349}
 export REDIS_PORT=${BENCH_REDIS_PORT:-63819}
-SCALE=${SCALE:-100000}
 SEED=${SEED:-1}
 # Production settings: durable commits, DEBUG off, hashed static files.
 export DEVSTACK_FAST=0
@@ -34,7 +34,7 @@ eval "$(scripts/devstack.sh up)"
 python manage.py migrate --noinput -v 0
 python manage.py collectstatic --noinput -v 0
 started=$(date +%s)
-python manage.py bench_data --scale "$SCALE" --seed "$SEED" --if-needed
+python manage.py bench_data ${SCALE:+--scale "$SCALE"} --seed "$SEED" --if-needed
 echo "bench: dataset ready in $(( $(date +%s) - started )) s"
 # What beat does every STATS_INTERVAL_MINUTES (no beat runs here), so that a
 # reused dataset's daily stats are as fresh as dbhealth expects, and the

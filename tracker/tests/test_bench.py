@@ -99,6 +99,11 @@ def test_generated_data_is_consistent_skewed_and_reproducible(no_marker):
 
     # Reproducible whatever the number of worker processes; reused when asked.
     assert "already present" in generate("--if-needed")
+    # Without --scale, a dataset of any size is kept (make bench without SCALE
+    # must not replace a million issues by 100,000).
+    kept = StringIO()
+    call_command("bench_data", "--if-needed", stdout=kept)
+    assert f"Dataset of {SCALE:,} issues (seed 1) already present" in kept.getvalue()
     # (remove_additions takes the issue created above away again.)
     assert dataset.remove_additions(dataset.current()) == 1
     generate("--workers", "2")

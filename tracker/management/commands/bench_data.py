@@ -3,6 +3,8 @@ benchmark dataset (bench/dataset.py; the README's Performance section)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+DEFAULT_SCALE = 100_000
+
 
 class Command(BaseCommand):
     help = (
@@ -11,7 +13,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--scale", type=int, default=100_000, help="issues (default 100000)")
+        parser.add_argument(
+            "--scale",
+            type=int,
+            default=None,
+            help=f"issues (default {DEFAULT_SCALE}; with --if-needed, default: any scale present)",
+        )
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument("--chunk-size", type=int, default=10_000, help="issues per chunk")
         parser.add_argument("--workers", type=int, default=None, help="generator processes")
@@ -30,20 +37,23 @@ class Command(BaseCommand):
         # bench/ is the benchmark harness, not part of the app: imported only here.
         from bench import dataset
 
-        if scale < 1:
+        if scale is not None and scale < 1:
             raise CommandError("--scale must be at least 1.")
         if if_needed:
+            # No --scale: whatever size is there will do. A million issues take
+            # minutes to generate, so a run without SCALE must not replace them.
             existing = dataset.current()
-            if existing and (existing.scale, existing.seed, existing.version) == (
-                scale,
+            same = existing and (existing.seed, existing.version) == (
                 seed,
                 dataset.GENERATOR_VERSION,
-            ):
+            )
+            if same and scale in (None, existing.scale):
                 self.stdout.write(
-                    f"Dataset of {scale:,} issues (seed {seed}) already present, "
+                    f"Dataset of {existing.scale:,} issues (seed {seed}) already present, "
                     f"generated {existing.generated_at:%Y-%m-%d %H:%M} UTC."
                 )
                 return
+        scale = DEFAULT_SCALE if scale is None else scale
         self.stdout.write(f"Generating {scale:,} issues (seed {seed}) ...")
         try:
             result = dataset.generate(
