@@ -191,7 +191,10 @@ AXES_DISABLE_ACCESS_LOG = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# English only, with no translations: without the translation machinery each
+# gettext is a plain lookup. naturaltime (two per row of the issue list) took
+# 94 µs with it and 10 µs without; the list's template 20-30 % less time.
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
