@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 
 from accounts import roles
 from accounts.models import Role, User
-from issues.models import Comment, EventKind, Issue, IssueEvent, Label, Watch
+from issues.models import Attachment, Comment, EventKind, Issue, IssueEvent, Label, Watch
 from tracker.db import one
 
 SEARCH_CONFIG = "english"
@@ -41,8 +41,9 @@ def issue_detail(user, **lookup) -> Issue | None:
 def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
     """The issue page's issue and every label (for the panel's picker), in two
     queries: the issue comes with its people, whether `user` watches it
-    (`user_watching`) and its label ids, and its labels are taken from the list
-    of all labels instead of being read again."""
+    (`user_watching`), whether it has attachments (`has_attachments`: most have
+    none, and then they need no query) and its label ids, and its labels are
+    taken from the list of all labels instead of being read again."""
     all_labels = list(labels())
     through = Issue.labels.through
     issue = one(
@@ -53,6 +54,7 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
                 through.objects.filter(issue_id=OuterRef("pk")).values("label_id")
             ),
             user_watching=Exists(Watch.objects.filter(user_id=user.pk, issue_id=OuterRef("pk"))),
+            has_attachments=Exists(Attachment.objects.filter(issue_id=OuterRef("pk"))),
         )
         .filter(number=number)
     )

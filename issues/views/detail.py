@@ -78,7 +78,9 @@ def detail(request, number: int):
     context = {
         **_panel_context(request, issue, all_labels),
         "timeline": queries.timeline_entries(issue),
-        "attachments": issue.attachments.select_related("uploaded_by"),
+        "attachments": issue.attachments.select_related("uploaded_by")
+        if issue.has_attachments
+        else [],
         "can_delete": roles.can_delete_issue(request.user),
     }
     return render(request, "issues/detail.html", context)
