@@ -1,8 +1,9 @@
+from html import escape
+
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from issues import markdown as md
 from issues.models import EventKind, Severity, Status
@@ -20,6 +21,15 @@ def markdown(text: str) -> SafeString:
 MAX_INDENT = 6
 
 
+# The tags below build their HTML with _e, what django.utils.html.escape does
+# without its lazy-string wrapper: they run hundreds of times a page (format_html
+# was half of their time). Every value they interpolate goes through it.
+
+
+def _e(value) -> str:
+    return escape(str(value))
+
+
 @register.simple_tag
 def time_tag(at) -> SafeString:
     """`<time>` with the moment (machine-readable, and exact in the tooltip) and
@@ -28,21 +38,20 @@ def time_tag(at) -> SafeString:
     if not at:
         return ""
     local = timezone.localtime(at)
-    return format_html(
-        '<time datetime="{}" title="{} UTC">{}</time>',
-        local.isoformat(),
-        local.strftime("%Y-%m-%d %H:%M:%S"),
-        naturaltime(at),
+    return mark_safe(  # noqa: S308 (every value escaped)
+        f'<time datetime="{_e(local.isoformat())}" '
+        f'title="{_e(local.strftime("%Y-%m-%d %H:%M:%S"))} UTC">{_e(naturaltime(at))}</time>'
     )
 
 
 @register.simple_tag
 def label_badges(issue) -> SafeString:
     """The issue's labels as badges; a tag for the same reason as time_tag."""
-    return format_html_join(
-        "",
-        '<span class="label" data-colour="{}">{}</span>',
-        ((label.colour, label.name) for label in issue.labels.all()),
+    return mark_safe(  # noqa: S308 (every value escaped)
+        "".join(
+            f'<span class="label" data-colour="{_e(label.colour)}">{_e(label.name)}</span>'
+            for label in issue.labels.all()
+        )
     )
 
 
@@ -52,13 +61,12 @@ def select_options(select: dict) -> SafeString:
     value is `select["current"]` selected. A tag for the same reason as
     time_tag: the assignee lists have an option per maintainer."""
     current = select["current"]
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        (
-            (value, " selected" if value == current else "", label)
+    return mark_safe(  # noqa: S308 (every value escaped)
+        "".join(
+            f'<option value="{_e(value)}"{" selected" if value == current else ""}>'
+            f"{_e(label)}</option>"
             for value, label in select["options"]
-        ),
+        )
     )
 
 
@@ -67,20 +75,14 @@ def label_checkboxes(labels, ticked, field: str = "labels") -> SafeString:
     """A checkbox per label, named `field`; those whose lower-case name is in
     `ticked` ticked (label names are unique whatever their case). The issue
     page's label picker and the list's label filter."""
-    return format_html_join(
-        "",
-        '<label class="check"><input type="checkbox" name="{}" value="{}"{}> '
-        '<span class="label" data-colour="{}">{}</span></label>',
-        (
-            (
-                field,
-                label.name,
-                " checked" if label.name.lower() in ticked else "",
-                label.colour,
-                label.name,
-            )
+    name = _e(field)
+    return mark_safe(  # noqa: S308 (every value escaped)
+        "".join(
+            f'<label class="check"><input type="checkbox" name="{name}" '
+            f'value="{_e(label.name)}"{" checked" if label.name.lower() in ticked else ""}> '
+            f'<span class="label" data-colour="{_e(label.colour)}">{_e(label.name)}</span></label>'
             for label in labels
-        ),
+        )
     )
 
 

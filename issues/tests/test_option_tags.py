@@ -1,12 +1,15 @@
 """The option lists of the issue page's side panel and of the list's filters,
-rendered by tags (issue_tags) rather than template loops: the current choice
-selected, the chosen labels ticked, and every name escaped."""
+the label badges and the times of the rows, rendered by tags (issue_tags)
+rather than template loops: the current choice selected, the chosen labels
+ticked, and every name escaped."""
 
+import datetime
 from types import SimpleNamespace
 
 from django.template import Context, Template
+from django.utils import timezone
 
-from issues.templatetags.issue_tags import label_checkboxes, select_options
+from issues.templatetags.issue_tags import label_badges, label_checkboxes, select_options, time_tag
 
 
 def test_only_the_current_option_is_selected():
@@ -61,4 +64,32 @@ def test_the_tags_read_their_arguments_from_the_template():
         '<option value="LOW" selected>&lt;Low&gt;</option>|'
         '<label class="check"><input type="checkbox" name="labels" value="ui"> '
         '<span class="label" data-colour="#fff">ui</span></label>'
+    )
+
+
+def test_a_time_says_how_long_ago_with_the_exact_moment_in_its_tooltip():
+    at = timezone.now() - datetime.timedelta(days=3, hours=2)
+
+    html = time_tag(at)
+
+    assert html == (
+        f'<time datetime="{at.isoformat()}" title="{at:%Y-%m-%d %H:%M:%S} UTC">'
+        "3\xa0days, 2\xa0hours ago</time>"
+    )
+    assert time_tag(None) == ""
+
+
+def test_label_badges_escape_names_and_colours():
+    labels = [
+        SimpleNamespace(name="bug", colour="#d73a4a"),
+        SimpleNamespace(name="<img src=x onerror=alert(1)>", colour='"><b>'),
+    ]
+    issue = SimpleNamespace(labels=SimpleNamespace(all=lambda: labels))
+
+    html = label_badges(issue)
+
+    assert html == (
+        '<span class="label" data-colour="#d73a4a">bug</span>'
+        '<span class="label" data-colour="&quot;&gt;&lt;b&gt;">'
+        "&lt;img src=x onerror=alert(1)&gt;</span>"
     )
