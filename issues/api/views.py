@@ -74,8 +74,9 @@ class IssueViewMixin:
     def issue_response(
         self, issue: Issue, code=status.HTTP_200_OK, *, fresh=False, **headers
     ) -> Response:
-        """`fresh`: the issue was just read by queries.api_issue, no need to
-        read it again (after a write it must be, for the labels and version)."""
+        """`fresh`: the issue in hand is current (just read by queries.api_issue,
+        or returned by a write that set every field it wrote): no need to read it
+        again. Otherwise, after a write, it must be, for the labels and version."""
         if not fresh:
             issue = queries.api_issue(self.request.user, pk=issue.pk)
         data = s.IssueSerializer(issue, context={"request": self.request}).data
@@ -83,12 +84,16 @@ class IssueViewMixin:
         response["ETag"] = issue.etag
         return response
 
-    def written_response(self, write, code=status.HTTP_200_OK, **headers) -> Response:
+    def written_response(
+        self, write, code=status.HTTP_200_OK, *, reread=True, **headers
+    ) -> Response:
         """Run `write` (a service call returning the issue) and read the answer in the
         same transaction: the answer, and its ETag, are the version this write made,
-        even when someone else's write lands the moment it commits."""
+        even when someone else's write lands the moment it commits. `reread=False`:
+        the issue `write` returns holds exactly what it wrote (update_issue's
+        compare-and-set), so only its labels are read."""
         with transaction.atomic():
-            return self.issue_response(write(), code, **headers)
+            return self.issue_response(write(), code, fresh=not reread, **headers)
 
     def optional_version(self, request: Request, issue: Issue, body_version: int | None):
         """The version named by the body or If-Match (which must agree), or None."""
@@ -175,7 +180,8 @@ class IssueDetail(IssueViewMixin, GenericAPIView):
                 issue=issue,
                 version=version,
                 changes=data,
-            )
+            ),
+            reread=False,
         )
 
     @extend_schema(summary="Delete an issue (ADMIN)", responses={204: None, 403: ERROR})

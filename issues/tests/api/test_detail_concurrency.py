@@ -224,6 +224,34 @@ def test_a_body_version_that_disagrees_with_if_match_is_400(maintainer_api, issu
 
 
 @pytest.mark.django_db
+def test_the_answer_to_a_patch_is_the_issue_as_a_fresh_read_gives_it(
+    maintainer_api, maintainer, issue
+):
+    LabelFactory(name="ui")
+    LabelFactory(name="Bug")
+    issue.labels.add(LabelFactory(name="old"))
+    changes = {
+        "title": "  Every field at once ",
+        "description": "New *text*",
+        "status": "TRIAGED",
+        "severity": "CRITICAL",
+        "assignee": maintainer.pk,
+        "labels": ["ui", "bug"],
+    }
+
+    response = maintainer_api.patch(
+        detail_url(issue), changes, format="json", HTTP_IF_MATCH=etag(issue)
+    )
+    fresh = maintainer_api.get(detail_url(issue))
+
+    assert response.status_code == fresh.status_code == 200
+    assert response.json() == fresh.json()
+    assert response["ETag"] == fresh["ETag"] == f'"{issue.pk}-2"'
+    assert response.json()["labels"] == ["Bug", "ui"]
+    assert response.json()["assignee"] == {"id": maintainer.pk, "name": maintainer.name}
+
+
+@pytest.mark.django_db
 def test_a_patch_that_changes_nothing_keeps_the_version(maintainer_api, issue):
     response = maintainer_api.patch(
         detail_url(issue), {"title": issue.title, "version": 1}, format="json"
