@@ -140,7 +140,9 @@ class IssueList(IssueViewMixin, GenericAPIView):
             path = request.build_absolute_uri(
                 reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
             )
-            return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
+            # Fresh: the new issue holds what was inserted (its number comes back
+            # from the INSERT); only its labels are read.
+            return self.issue_response(issue, status.HTTP_201_CREATED, fresh=True, Location=path)
 
 
 class IssueDetail(IssueViewMixin, GenericAPIView):

@@ -46,6 +46,28 @@ def test_creating_answers_201_with_location_and_etag(reporter_api, reporter):
 
 
 @pytest.mark.django_db
+def test_the_answer_to_a_create_is_the_issue_as_a_fresh_read_gives_it(maintainer_api, maintainer):
+    LabelFactory(name="ui")
+    LabelFactory(name="Bug")
+    body = {
+        "title": "  Made with everything ",
+        "description": "Some *text*",
+        "status": "IN_PROGRESS",
+        "severity": "HIGH",
+        "assignee": maintainer.pk,
+        "labels": ["ui", "bug"],
+    }
+
+    created = maintainer_api.post("/api/issues/", body, format="json")
+    fresh = maintainer_api.get(created["Location"])
+
+    assert created.status_code == 201 and fresh.status_code == 200
+    assert created.json() == fresh.json()
+    assert created["ETag"] == fresh["ETag"]
+    assert created.json()["labels"] == ["Bug", "ui"]
+
+
+@pytest.mark.django_db
 def test_a_maintainer_creates_with_status_assignee_and_labels(maintainer_api, maintainer):
     LabelFactory(name="bug")
     response = maintainer_api.post(
