@@ -319,6 +319,21 @@ def test_a_bad_new_issue_is_reshown_with_the_input_kept(reporter):
     assert Issue.objects.count() == 0
 
 
+def test_a_maintainers_bad_new_issue_keeps_the_labels_ticked(maintainer):
+    for name in ("UI", "bug", "docs"):
+        LabelFactory(name=name)
+
+    response = logged_in(maintainer).post(
+        url("new"), {"title": "", "severity": "LOW", "labels": ["UI", "bug"]}
+    )
+
+    text = response.content.decode()
+    assert response.status_code == 400
+    assert '<input type="checkbox" name="labels" value="UI" checked>' in text
+    assert '<input type="checkbox" name="labels" value="bug" checked>' in text
+    assert '<input type="checkbox" name="labels" value="docs">' in text
+
+
 def test_a_refused_attachment_creates_no_issue(reporter, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     script = SimpleUploadedFile("x.png", b"\x7fELF\x02\x01\x01" + b"\0" * 64)

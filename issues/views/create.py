@@ -23,6 +23,7 @@ def new_issue(request):
         "all_labels": queries.labels(),
         "can_triage": roles.can_triage(request.user),
         "values": {"severity": "MEDIUM"},
+        "ticked_labels": set(),
     }
     if request.method == "GET":
         return render(request, "issues/new.html", context)
@@ -54,7 +55,8 @@ def new_issue(request):
         errors["attachments"] = errors.pop("file")
     if files:
         errors.setdefault("attachments", []).append("Please choose the file(s) again.")
-    context.update(values=values, errors=errors)
+    ticked = {name.lower() for name in values["labels"]}
+    context.update(values=values, errors=errors, ticked_labels=ticked)
     return render(request, "issues/new.html", context, status=400)
 
 

@@ -62,7 +62,12 @@ def _filter_context(request, issue_filter) -> dict:
 def issue_list(request):
     issues, issue_filter = _filtered(request)
     page = paging.get_page(issues, request.GET.get("page"), PAGE_SIZE)
-    context = {"page": page, "issues": page.object_list, **_filter_context(request, issue_filter)}
+    context = {
+        "page": page,
+        "issues": page.object_list,
+        "selected": set(),  # the rows ticked when a bulk change was refused (bulk_status)
+        **_filter_context(request, issue_filter),
+    }
     if request.htmx and request.htmx.target == "results":
         return render(request, "issues/_results.html", context)
     return render(request, "issues/list.html", context)
