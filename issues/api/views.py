@@ -90,8 +90,8 @@ class IssueViewMixin:
         """Run `write` (a service call returning the issue) and read the answer in the
         same transaction: the answer, and its ETag, are the version this write made,
         even when someone else's write lands the moment it commits. `reread=False`:
-        the issue `write` returns holds exactly what it wrote (update_issue's
-        compare-and-set), so only its labels are read."""
+        the issue `write` returns holds exactly what it wrote (it comes from
+        update_issue's compare-and-set), so only its labels are read."""
         with transaction.atomic():
             return self.issue_response(write(), code, fresh=not reread, **headers)
 
@@ -311,7 +311,8 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
                 issue=issue,
                 labels=data["labels"],
                 version=self.optional_version(request, issue, data.get("version")),
-            )
+            ),
+            reread=False,  # the label services end in update_issue
         )
 
 
@@ -325,7 +326,8 @@ class IssueLabel(IssueViewMixin, GenericAPIView):
     def delete(self, request, issue_id, name):
         issue = get_visible_issue(request, issue_id)
         return self.written_response(
-            partial(services.remove_label, actor=request.user, issue=issue, name=name)
+            partial(services.remove_label, actor=request.user, issue=issue, name=name),
+            reread=False,  # remove_label ends in update_issue
         )
 
 

@@ -203,6 +203,31 @@ def test_post_adds_labels_and_keeps_the_others(maintainer_api, labelled):
 
 
 @pytest.mark.django_db
+def test_each_label_change_answers_with_the_issue_as_a_fresh_read_gives_it(
+    maintainer_api, labelled
+):
+    url = f"/api/issues/{labelled.pk}/labels/"
+    changes = [
+        maintainer_api.put(url, {"labels": ["ui", "bug"]}, format="json"),
+        maintainer_api.post(url, {"labels": ["docs"]}, format="json"),
+        maintainer_api.delete(f"{url}bug/"),
+        maintainer_api.post(url, {"labels": ["docs"]}, format="json"),  # no change
+    ]
+
+    for response in changes:
+        assert response.status_code == 200
+    fresh = maintainer_api.get(f"/api/issues/{labelled.pk}/")
+    assert changes[-1].json() == changes[-2].json() == fresh.json()
+    assert changes[-1]["ETag"] == fresh["ETag"] == f'"{labelled.pk}-5"'
+    assert [r.json()["labels"] for r in changes] == [
+        ["bug", "UI"],
+        ["bug", "docs", "UI"],
+        ["docs", "UI"],
+        ["docs", "UI"],
+    ]
+
+
+@pytest.mark.django_db
 def test_post_with_an_unknown_label_is_a_400_and_changes_nothing(maintainer_api, labelled):
     before = issue_state(labelled)
 
