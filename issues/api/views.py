@@ -71,29 +71,22 @@ class IssueViewMixin:
         issue = queries.api_issue(self.request.user, pk=issue.pk) or issue
         return s.IssueSerializer(issue, context={"request": self.request}).data
 
-    def issue_response(
-        self, issue: Issue, code=status.HTTP_200_OK, *, fresh=False, **headers
-    ) -> Response:
-        """`fresh`: the issue in hand is current (just read by queries.api_issue,
-        or returned by a write that set every field it wrote): no need to read it
-        again. Otherwise, after a write, it must be, for the labels and version."""
-        if not fresh:
-            issue = queries.api_issue(self.request.user, pk=issue.pk)
+    def issue_response(self, issue: Issue, code=status.HTTP_200_OK, **headers) -> Response:
+        """The issue as it is in hand, with its ETag: one just read by
+        queries.api_issue, or one a service has just written (the services set
+        every field they write on the issue they return; only its labels are
+        read, for the answer)."""
         data = s.IssueSerializer(issue, context={"request": self.request}).data
         response = Response(data, status=code, headers=headers)
         response["ETag"] = issue.etag
         return response
 
-    def written_response(
-        self, write, code=status.HTTP_200_OK, *, reread=True, **headers
-    ) -> Response:
-        """Run `write` (a service call returning the issue) and read the answer in the
-        same transaction: the answer, and its ETag, are the version this write made,
-        even when someone else's write lands the moment it commits. `reread=False`:
-        the issue `write` returns holds exactly what it wrote (it comes from
-        update_issue's compare-and-set), so only its labels are read."""
+    def written_response(self, write) -> Response:
+        """Run `write` (a service call returning the issue it wrote) and render it
+        in the same transaction: the answer, and its ETag, are the version this
+        write made, even when someone else's write lands the moment it commits."""
         with transaction.atomic():
-            return self.issue_response(write(), code, fresh=not reread, **headers)
+            return self.issue_response(write())
 
     def optional_version(self, request: Request, issue: Issue, body_version: int | None):
         """The version named by the body or If-Match (which must agree), or None."""
@@ -140,9 +133,8 @@ class IssueList(IssueViewMixin, GenericAPIView):
             path = request.build_absolute_uri(
                 reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
             )
-            # Fresh: the new issue holds what was inserted (its number comes back
-            # from the INSERT); only its labels are read.
-            return self.issue_response(issue, status.HTTP_201_CREATED, fresh=True, Location=path)
+            # Its number comes back from the INSERT.
+            return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
 
 
 class IssueDetail(IssueViewMixin, GenericAPIView):
@@ -161,7 +153,7 @@ class IssueDetail(IssueViewMixin, GenericAPIView):
         ]
         if issue.etag in tags or "*" in tags:  # "*": any current representation
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": issue.etag})
-        return self.issue_response(issue, fresh=True)
+        return self.issue_response(issue)
 
     @extend_schema(
         summary="Change some fields (only those sent), with the version you edited",
@@ -182,8 +174,7 @@ class IssueDetail(IssueViewMixin, GenericAPIView):
                 issue=issue,
                 version=version,
                 changes=data,
-            ),
-            reread=False,
+            )
         )
 
     @extend_schema(summary="Delete an issue (ADMIN)", responses={204: None, 403: ERROR})
@@ -311,8 +302,7 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
                 issue=issue,
                 labels=data["labels"],
                 version=self.optional_version(request, issue, data.get("version")),
-            ),
-            reread=False,  # the label services end in update_issue
+            )
         )
 
 
@@ -326,8 +316,7 @@ class IssueLabel(IssueViewMixin, GenericAPIView):
     def delete(self, request, issue_id, name):
         issue = get_visible_issue(request, issue_id)
         return self.written_response(
-            partial(services.remove_label, actor=request.user, issue=issue, name=name),
-            reread=False,  # remove_label ends in update_issue
+            partial(services.remove_label, actor=request.user, issue=issue, name=name)
         )
 
 
