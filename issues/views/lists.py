@@ -57,17 +57,24 @@ def _filter_context(request, issue_filter) -> dict:
     }
 
 
+def _list_context(request, selected=frozenset(), **extra) -> dict:
+    """The list page's context: the requested page of the filtered issues and
+    the filter form. `selected`: the rows shown ticked (after a refused bulk change)."""
+    issues, issue_filter = _filtered(request)
+    page = paging.get_page(issues, request.GET.get("page"), PAGE_SIZE)
+    return {
+        "page": page,
+        "issues": page.object_list,
+        "selected": selected,
+        **extra,
+        **_filter_context(request, issue_filter),
+    }
+
+
 @require_GET
 @login_required
 def issue_list(request):
-    issues, issue_filter = _filtered(request)
-    page = paging.get_page(issues, request.GET.get("page"), PAGE_SIZE)
-    context = {
-        "page": page,
-        "issues": page.object_list,
-        "selected": set(),  # the rows ticked when a bulk change was refused (bulk_status)
-        **_filter_context(request, issue_filter),
-    }
+    context = _list_context(request)
     if request.htmx and request.htmx.target == "results":
         return render(request, "issues/_results.html", context)
     return render(request, "issues/list.html", context)
@@ -88,16 +95,12 @@ def bulk_status(request):
         error = str(exc)
     except PermissionDenied as exc:
         error = str(exc) or "You may not change the status of issues."
-    issues, issue_filter = _filtered(request)
-    page = paging.get_page(issues, request.GET.get("page"), PAGE_SIZE)
-    context = {
-        "page": page,
-        "issues": page.object_list,
-        "bulk_message": message,
-        "bulk_error": error,
-        "selected": set(ids) if error else set(),
-        **_filter_context(request, issue_filter),
-    }
+    context = _list_context(
+        request,
+        selected=set(ids) if error else frozenset(),
+        bulk_message=message,
+        bulk_error=error,
+    )
     template = "issues/_results.html" if request.htmx else "issues/list.html"
     return render(request, template, context, status=400 if error else 200)
 
