@@ -67,7 +67,7 @@ ISSUE_COLUMNS = (
 )
 COPY_COLUMNS = {
     "issues_issue": ISSUE_COLUMNS,
-    "issues_issue_labels": ("issue_id", "label_id"),
+    "issues_issue_labels": ("issue_id", "label_id", "status"),
     "issues_comment": (
         "id",
         "issue_id",
@@ -382,7 +382,7 @@ def generate(world: World, chunk: int, first_comment_id: int) -> Chunk:
             f"{stamp(updated_at)}\t{stamp(resolved_at) if resolved_at else NULL}\n"
         )
         for label_id, _ in labels:
-            links.append(f"{issue_id}\t{label_id}\n")
+            links.append(f"{issue_id}\t{label_id}\t{status}\n")
         watches.append(f"{reporter}\t{issue_id}\t{stamp(created)}\n")
         if assignee is not None and assignee != reporter:
             watches.append(f"{assignee}\t{issue_id}\t{stamp(t_triage)}\n")

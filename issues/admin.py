@@ -3,6 +3,7 @@ an admin's edit is checked, versioned and recorded in the timeline like any othe
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 
 from issues import queries, services
@@ -27,6 +28,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class IssueAdminForm(forms.ModelForm):
     # The version the admin saw when the form was rendered, for the compare-and-set.
     seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Declared: the admin leaves out a many-to-many field with its own link model
+    # (IssueLabel). The service writes the labels, as every other field.
+    labels = forms.ModelMultipleChoiceField(
+        queryset=Label.objects.all(),
+        required=False,
+        widget=FilteredSelectMultiple("labels", is_stacked=False),
+    )
 
     class Meta:
         model = Issue
@@ -75,7 +83,6 @@ class IssueAdmin(admin.ModelAdmin):
     search_fields = ["title", "=number"]
     list_select_related = ["assignee", "reporter"]
     readonly_fields = ["number", "reporter", "version", "created_at", "updated_at", "resolved_at"]
-    filter_horizontal = ["labels"]
     show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):

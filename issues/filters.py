@@ -4,10 +4,12 @@ the same query string the same way (and reject the same bad values)."""
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from accounts import roles
 from issues import queries
 from issues.models import Issue, Severity, Status
 
@@ -105,6 +107,17 @@ class PersonFilter(filters.Filter):
 
 
 ORDERINGS = ("number", "created_at", "updated_at", "severity")
+# The filters besides status and label: any of them set, and the list is counted as is.
+NARROWING = (
+    "severity",
+    "assignee",
+    "reporter",
+    "q",
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+)
 
 
 class IssueFilter(filters.FilterSet):
@@ -130,19 +143,43 @@ class IssueFilter(filters.FilterSet):
     updated_after = filters.DateTimeFilter(field_name="updated_at", lookup_expr="gte")
     updated_before = filters.DateTimeFilter(field_name="updated_at", lookup_expr="lt")
     ordering = filters.OrderingFilter(fields=ORDERINGS, method="filter_ordering")
+    label_ids: list[int] | None = None  # of the label filter, once applied (None: unknown)
 
     class Meta:
         model = Issue
         fields: list[str] = []
 
     def filter_labels(self, qs, name, value):
-        return queries.with_all_labels(qs, value)
+        self.label_ids = queries.label_ids(value)
+        return queries.with_all_labels(qs, self.label_ids)
 
     def filter_search(self, qs, name, value):
         return queries.search(qs, value)
 
     def filter_ordering(self, qs, name, value):
         return qs  # applied last, in filter_queryset, once search ranks exist
+
+    def counted(self, status: str | None = None) -> QuerySet:
+        """The rows whose number is the filtered list's (or, with `status`, that
+        of the list's issues in that status), for a capped count.
+
+        The list itself, but for the common filter of statuses and one label
+        over every issue: then its label's links in those statuses, one per
+        issue, counted from their own index in a few milliseconds where the
+        list's count merges every issue of the statuses with every link of the
+        label (about 50 ms for open bugs at a million issues)."""
+        rows = self.qs if status is None else self.qs.filter(status=status)
+        data = self.form.cleaned_data
+        narrowed = any(data.get(name) not in (None, "", []) for name in NARROWING)
+        label_ids = self.label_ids or []
+        if narrowed or len(label_ids) != 1 or not roles.sees_all_issues(self.request.user):
+            return rows
+        statuses = data.get("status") or []
+        if status is not None:
+            if statuses and status not in statuses:
+                return rows
+            statuses = [status]
+        return queries.label_links(label_ids[0], statuses)
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)

@@ -74,7 +74,7 @@ class Issue(models.Model):
         blank=True,
         related_name="assigned_issues",
     )
-    labels = models.ManyToManyField(Label, blank=True, related_name="issues")
+    labels = models.ManyToManyField(Label, blank=True, related_name="issues", through="IssueLabel")
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -157,6 +157,33 @@ class Issue(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != Status.DONE
+
+
+class IssueLabel(models.Model):
+    """An issue's label, with a copy of the issue's status.
+
+    The copy lets "open bugs" be counted from this table alone (the
+    (label, status, issue) index, a few milliseconds at a million issues)
+    instead of by joining every open issue with every bug link (about 50 ms).
+    PostgreSQL keeps it, whoever writes (migration 0010's triggers): a link
+    takes its issue's status when written, and a status change of the issue
+    rewrites its links. Nothing in Python sets it."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, db_default=Status.OPEN, editable=False
+    )
+
+    class Meta:
+        db_table = "issues_issue_labels"
+        unique_together = [("issue", "label")]
+        indexes = [
+            models.Index(fields=["label", "status", "issue"], name="issue_labels_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issue_id} {self.label_id}"
 
 
 class IssueSearch(models.Model):

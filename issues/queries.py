@@ -12,7 +12,16 @@ from django.db.models.functions import Lower
 
 from accounts import roles
 from accounts.models import Role, User
-from issues.models import Attachment, Comment, EventKind, Issue, IssueEvent, Label, Watch
+from issues.models import (
+    Attachment,
+    Comment,
+    EventKind,
+    Issue,
+    IssueEvent,
+    IssueLabel,
+    Label,
+    Watch,
+)
 from tracker.db import one
 
 SEARCH_CONFIG = "english"
@@ -45,13 +54,12 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
     none, and then they need no query) and its label ids, and its labels are
     taken from the list of all labels instead of being read again."""
     all_labels = list(labels())
-    through = Issue.labels.through
     issue = one(
         visible_issues(user)
         .select_related("reporter", "assignee")
         .annotate(
             label_ids=ArraySubquery(
-                through.objects.filter(issue_id=OuterRef("pk")).values("label_id")
+                IssueLabel.objects.filter(issue_id=OuterRef("pk")).values("label_id")
             ),
             user_watching=Exists(Watch.objects.filter(user_id=user.pk, issue_id=OuterRef("pk"))),
             has_attachments=Exists(Attachment.objects.filter(issue_id=OuterRef("pk"))),
@@ -123,31 +131,45 @@ def search(queryset: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     return queryset.annotate(search_distance=SearchDistance(F("search__vector"), query))
 
 
-def with_all_labels(queryset: QuerySet[Issue], names: list[str]) -> QuerySet[Issue]:
-    """Issues carrying every one of `names` (case-insensitive).
-
-    The label ids are looked up first (one small query) so that they reach
+def label_ids(names: list[str]) -> list[int] | None:
+    """The ids of the labels named (case-insensitive), or None when one of the
+    names is no label. Looked up first (one small query) so that they reach
     PostgreSQL as constants: its statistics then tell a label on a quarter of
-    the issues from one on a hundredth, and it picks the plan to match. Each
-    label is one EXISTS (a semi-join, served by the (label, issue) and (issue,
-    label) indexes): walking the list's index in order and probing each issue's
-    labels stops after a page, where grouping every issue of a label would not."""
+    the issues from one on a hundredth, and it picks the plan to match."""
     wanted = {name.strip().lower() for name in names if name.strip()}
     if not wanted:
-        return queryset
+        return []
     ids = list(
         Label.objects.annotate(lname=Lower("name"))
         .filter(lname__in=wanted)
         .values_list("pk", flat=True)
     )
-    if len(ids) < len(wanted):  # an unknown label: nothing can carry all of them
+    return sorted(ids) if len(ids) == len(wanted) else None
+
+
+def with_all_labels(queryset: QuerySet[Issue], ids: list[int] | None) -> QuerySet[Issue]:
+    """Issues carrying every label of `ids` (label_ids; None: an unknown label,
+    which nothing carries).
+
+    Each label is one EXISTS (a semi-join, served by the (label, issue) and
+    (issue, label) indexes): walking the list's index in order and probing each
+    issue's labels stops after a page, where grouping every issue of a label
+    would not."""
+    if ids is None:
         return queryset.none()
-    through = Issue.labels.through
-    for label_id in sorted(ids):
+    for label_id in ids:
         queryset = queryset.filter(
-            Exists(through.objects.filter(issue_id=OuterRef("pk"), label_id=label_id))
+            Exists(IssueLabel.objects.filter(issue_id=OuterRef("pk"), label_id=label_id))
         )
     return queryset
+
+
+def label_links(label_id: int, statuses: list[str]) -> QuerySet[IssueLabel]:
+    """The links of one label to issues in `statuses` (all statuses when empty):
+    one per issue, so as many as the issues with that label and status, and
+    counted from the (label, status, issue) index alone (IssueLabel.status)."""
+    links = IssueLabel.objects.filter(label_id=label_id)
+    return links.filter(status__in=statuses) if statuses else links
 
 
 def sorted_like(rows: list, ordering) -> list:

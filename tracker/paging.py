@@ -70,24 +70,29 @@ def capped_counts(querysets: Mapping[str, QuerySet], cap: int | None = None) -> 
     }
 
 
-def page_slice(rows, offset: int, limit: int, cap: int | None = None) -> tuple[list, bool, Count]:
+def page_slice(
+    rows, offset: int, limit: int, cap: int | None = None, counted=None
+) -> tuple[list, bool, Count]:
     """Rows [offset, offset + limit), whether more follow, and the list's count.
 
     One query for the rows (one row more than asked, to know whether a next page
-    exists) and at most one capped count, only when the page cannot tell."""
+    exists) and at most one capped count, only when the page cannot tell.
+    `counted`: rows as many as `rows` that are cheaper to count (see
+    issues.filters.IssueFilter.counted); `rows` themselves when not given."""
     cap = count_cap() if cap is None else cap
+    counted = rows if counted is None else counted
     window = list(_rows(rows, offset, limit + 1))
     has_next = len(window) > limit
     window = window[:limit]
     seen = offset + len(window)
     if not window and offset > 0:
-        count = capped_count(rows, cap)  # past the end: how far is the end?
+        count = capped_count(counted, cap)  # past the end: how far is the end?
     elif not has_next:
         count = Count(seen, True)  # the last page: everything is in sight
     elif seen >= cap:
         count = Count(cap, False)  # past the cap, more to come: no need to count
     else:
-        count = capped_count(rows, cap)
+        count = capped_count(counted, cap)
     return window, has_next, count
 
 
@@ -148,7 +153,7 @@ class Page:
         return self.number - 1
 
 
-def get_page(rows, number, per_page: int, cap: int | None = None) -> Page:
+def get_page(rows, number, per_page: int, cap: int | None = None, counted=None) -> Page:
     """Like Paginator.get_page: a page number that is not a positive whole number
     gives the first page; one past the end gives the last page (found without
     counting everything when the list is long)."""
@@ -157,12 +162,12 @@ def get_page(rows, number, per_page: int, cap: int | None = None) -> Page:
     except (TypeError, ValueError):
         number = 1
     number = max(1, number)
-    window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap)
+    window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap, counted)
     if not window and number > 1:
         # Past the end (a stale link): show the last page. Rare, so an exact count is fine.
-        total = count.value if count.exact else _exact_count(rows)
+        total = count.value if count.exact else _exact_count(rows if counted is None else counted)
         number = max(1, math.ceil(total / per_page))
-        window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap)
+        window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap, counted)
     return Page(window, number, per_page, has_next, count)
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from accounts.models import Role
-from issues.models import Attachment, EventKind, Issue, IssueEvent, Status
+from issues.models import Attachment, EventKind, Issue, IssueEvent, IssueLabel, Status
 from reports.models import DailyStat
 
 # Each write through the services bumps the version once and records one event per
@@ -89,6 +89,19 @@ def version_findings():
             )
 
 
+def label_link_findings():
+    """Links whose copy of the issue's status (IssueLabel.status) differs: the
+    triggers of issues migration 0010 keep them equal, so any is a bug, and it
+    would make the lists' counts wrong."""
+    bad = (
+        IssueLabel.objects.exclude(status=F("issue__status"))
+        .order_by("issue__number", "label__name")
+        .values_list("issue__number", "label__name", "status", "issue__status")
+    )
+    for number, label, copied, status in bad:
+        yield f"issue #{number}: label {label} says status {copied}, not {status}"
+
+
 def stats_findings():
     limit = timedelta(minutes=2 * settings.STATS_INTERVAL_MINUTES)
     latest = DailyStat.objects.aggregate(latest=Max("computed_at"))["latest"]
@@ -106,6 +119,7 @@ CHECKS = [
     ("assignees can be assigned", assignee_findings),
     ("attachments match files", attachment_findings),
     ("versions count the writes", version_findings),
+    ("label links carry their issue's status", label_link_findings),
     ("daily stats are fresh", stats_findings),
 ]
 
