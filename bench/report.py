@@ -105,12 +105,16 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write(results: dict) -> Path:
-    RESULTS.mkdir(exist_ok=True)
+def write(results: dict, folder: Path = RESULTS) -> Path:
+    """<date>-<scale>.json and .md; a partial run (some paths or steps left
+    out) as <date>-<scale>-partial, so that it never replaces a full run's."""
+    folder.mkdir(exist_ok=True)
     stem = f"{results['date'][:10]}-{results['scale']}"
-    path = RESULTS / f"{stem}.json"
+    if results.get("partial"):
+        stem += "-partial"
+    path = folder / f"{stem}.json"
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (RESULTS / f"{stem}.md").write_text(summary_text(results) + "\n")
+    (folder / f"{stem}.md").write_text(summary_text(results) + "\n")
     return path
 
 

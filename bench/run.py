@@ -9,7 +9,8 @@ bench generates it first; see the README's Performance section).
 4. The writes' SQL, in-process; the database baselines (bench/baseline.py).
 5. The stats aggregation (the Celery task's function, called directly, timed).
 6. The CSV import of 100,000 rows against a raw COPY (bench/importing.py).
-7. Remove what this run added; write bench/results/<date>-<scale>.json and print
+7. Remove what this run added; write bench/results/<date>-<scale>.json (-partial
+   when paths or steps were left out) and print
    the table.
 """
 
@@ -166,6 +167,7 @@ def run(args: argparse.Namespace) -> dict:
     results = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "scale": data.scale,
+        "partial": bool(args.only or args.no_import or args.no_pgbench or args.no_stats),
         "dataset": {
             "seed": data.seed,
             "generated_at": data.generated_at.isoformat(),

@@ -2,6 +2,7 @@
 invariants its data must satisfy, and the load driver against a real server for
 one path and one second. The benchmark's figures themselves are not tested."""
 
+import json
 from io import StringIO
 
 import psycopg
@@ -204,6 +205,27 @@ def test_the_summary_names_the_machine_s_speed():
     loop_ms = results["machine"]["python_loop_ms"]
     assert head.endswith(f"a reference Python loop (2 M additions) took {loop_ms:,} ms.")
     assert 0 < loop_ms < 1000
+
+
+def test_a_partial_run_never_replaces_a_full_run_s_results(tmp_path):
+    results = {
+        "date": "2026-12-05T15:00:00+00:00",
+        "scale": 1000,
+        "settings": {"web_workers": 2, "concurrency": 4, "duration": 10, "warmup": 3},
+        "machine": {"load_before": 0.5, "load_after": 1.0, "cpus": 2},
+        "paths": [],
+    }
+    full = report.write({**results, "partial": False}, tmp_path)
+    partial = report.write({**results, "partial": True}, tmp_path)
+
+    assert (full.name, partial.name) == ("2026-12-05-1000.json", "2026-12-05-1000-partial.json")
+    assert json.loads(full.read_text())["partial"] is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "2026-12-05-1000-partial.json",
+        "2026-12-05-1000-partial.md",
+        "2026-12-05-1000.json",
+        "2026-12-05-1000.md",
+    ]
 
 
 def test_a_crashed_last_step_is_a_failed_row_not_a_lost_run():
