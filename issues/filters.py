@@ -107,12 +107,12 @@ class PersonFilter(filters.Filter):
 
 
 ORDERINGS = ("number", "created_at", "updated_at", "severity")
-# The filters besides status and label: any of them set, and the list is counted as is.
+# The filters besides status, label and words: any of them set, and the list is
+# counted as it is (IssueFilter.counted).
 NARROWING = (
     "severity",
     "assignee",
     "reporter",
-    "q",
     "created_after",
     "created_before",
     "updated_after",
@@ -163,23 +163,32 @@ class IssueFilter(filters.FilterSet):
         """The rows whose number is the filtered list's (or, with `status`, that
         of the list's issues in that status), for a capped count.
 
-        The list itself, but for the common filter of statuses and one label
-        over every issue: then its label's links in those statuses, one per
-        issue, counted from their own index in a few milliseconds where the
+        The list itself, but for the two commonest filters over every issue,
+        which are counted without joining the issues: statuses and one label,
+        by the label's links in those statuses (a few milliseconds where the
         list's count merges every issue of the statuses with every link of the
-        label (about 50 ms for open bugs at a million issues)."""
+        label: about 50 ms for open bugs at a million issues); and words alone,
+        by the search rows that match (35 ms against 100-170 ms for "error",
+        one issue in ten)."""
         rows = self.qs if status is None else self.qs.filter(status=status)
         data = self.form.cleaned_data
-        narrowed = any(data.get(name) not in (None, "", []) for name in NARROWING)
-        label_ids = self.label_ids or []
-        if narrowed or len(label_ids) != 1 or not roles.sees_all_issues(self.request.user):
+        if any(data.get(name) not in (None, "", []) for name in NARROWING):
+            return rows
+        if not roles.sees_all_issues(self.request.user):
             return rows
         statuses = data.get("status") or []
         if status is not None:
             if statuses and status not in statuses:
                 return rows
             statuses = [status]
-        return queries.label_links(label_ids[0], statuses)
+        words = (data.get("q") or "").strip()
+        label_ids = self.label_ids or []
+        if words and not statuses and not label_ids:
+            matches = queries.search_matches(words)
+            return rows if matches is None else matches
+        if not words and len(label_ids) == 1:
+            return queries.label_links(label_ids[0], statuses)
+        return rows
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)

@@ -188,7 +188,7 @@ class IssueLabel(models.Model):
 
 class IssueSearch(models.Model):
     """An issue's words for full-text search: title (weight A) and description
-    (weight B), English stemming. Kept by triggers of migration 0006 (on insert,
+    (weight B), English stemming. Kept by triggers of migration 0008 (on insert,
     and on an update that changes the title or the description), not by Django.
 
     It lives beside the issue rather than in its row on purpose: its RUM index

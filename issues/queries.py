@@ -19,6 +19,7 @@ from issues.models import (
     Issue,
     IssueEvent,
     IssueLabel,
+    IssueSearch,
     Label,
     Watch,
 )
@@ -145,6 +146,18 @@ def label_ids(names: list[str]) -> list[int] | None:
         .values_list("pk", flat=True)
     )
     return sorted(ids) if len(ids) == len(wanted) else None
+
+
+def search_matches(text: str) -> QuerySet[IssueSearch] | None:
+    """The search words matching `text`, one row per issue, as many as the
+    issues `search` finds among all of them (None for a number, which search
+    also looks up as one): counted from the search index alone, without
+    joining the issues."""
+    text = text.strip()
+    if not text or NUMBER_QUERY.fullmatch(text):
+        return None
+    query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+    return IssueSearch.objects.filter(vector=query)
 
 
 def with_all_labels(queryset: QuerySet[Issue], ids: list[int] | None) -> QuerySet[Issue]:

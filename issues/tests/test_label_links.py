@@ -1,6 +1,6 @@
 """Label links carry their issue's status (IssueLabel.status), kept by the
 triggers of migration 0010 whoever writes (see also
-issues/tests/api/test_label_link_counts.py)."""
+issues/tests/api/test_counted_lists.py)."""
 
 import threading
 

@@ -1,5 +1,6 @@
 """Lists filtered by statuses and one label are counted from the label's links
-alone (IssueLabel.status, IssueFilter.counted), and the count is the list's."""
+alone (IssueLabel.status), and lists filtered by words alone from the search
+rows (IssueFilter.counted); either way the count is the list's."""
 
 import itertools
 
@@ -8,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from issues import services
-from issues.models import Issue, Status
+from issues import queries, services
+from issues.filters import IssueFilter
+from issues.models import Issue, IssueSearch, Status
 from issues.tests.factories import IssueFactory, LabelFactory
 from tracker import paging
 
@@ -125,3 +127,45 @@ def test_the_html_list_and_the_board_count_from_the_links_too(client, maintainer
     assert page.context["page"].count == paging.Count(expected(everything, ["OPEN"], ["bug"]), True)
     counts = {column["status"]: column["count"].value for column in board.context["columns"]}
     assert counts == {s: expected(everything, [s], ["bug"]) for s in Status.values}
+
+
+@pytest.mark.django_db
+def test_words_alone_are_counted_from_the_search_rows(maintainer_api, mixed):
+    with CaptureQueriesContext(connection) as captured:
+        body = maintainer_api.get("/api/issues/?limit=1&q=issue number").json()
+
+    assert 'FROM "issues_issuesearch"' in count_query(captured)
+    assert '"issues_issue"' not in count_query(captured)
+    assert (body["count"], body["count_exact"]) == (len(mixed), True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("also", ["status=OPEN", "label=bug", "severity=MEDIUM"])
+def test_words_with_another_filter_are_counted_on_the_issues(maintainer_api, mixed, also):
+    with CaptureQueriesContext(connection) as captured:
+        body = maintainer_api.get(f"/api/issues/?limit=1&q=issue&{also}").json()
+
+    assert '"issues_issue"' in count_query(captured)
+    wanted = {"status=OPEN": expected(mixed, ["OPEN"]), "label=bug": expected(mixed, [], ["bug"])}
+    assert body["count"] == wanted.get(also, len(mixed))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("words, counted", [("#42", Issue), ("42", Issue), ("crash", IssueSearch)])
+def test_a_number_is_counted_on_the_issues(rf, maintainer, words, counted):
+    """A number is looked up as an issue's too (queries.search), which the search
+    rows alone cannot count."""
+    request = rf.get("/", {"q": words})
+    request.user = maintainer
+    rows = queries.issue_list(maintainer)
+    issue_filter = IssueFilter(request.GET, queryset=rows, request=request)
+
+    assert issue_filter.is_valid()
+    assert issue_filter.counted().model is counted
+
+
+@pytest.mark.django_db
+def test_a_reporter_s_search_counts_their_own_issues(reporter_api, reporter, mixed):
+    body = reporter_api.get("/api/issues/?limit=1&q=issue").json()
+
+    assert body["count"] == expected(mixed, reporter=reporter) == len(mixed) // 2
