@@ -84,6 +84,18 @@ def label_names() -> ArraySubquery:
     return ArraySubquery(names.values("name"))
 
 
+# What the API does not show of the people on an issue (it shows their id and
+# name): not read, so a page of 50 parses some 200 timestamps fewer (about 1 ms).
+UNSHOWN_USER_FIELDS = (
+    "password",
+    "last_login",
+    "date_joined",
+    "role",
+    "is_active",
+    "email_notifications",
+)
+
+
 def api_issue_list(user) -> QuerySet[Issue]:
     """Visible issues as the API renders them: the people joined, the label
     names (all the API shows of labels) gathered in the same query as an array,
@@ -91,6 +103,7 @@ def api_issue_list(user) -> QuerySet[Issue]:
     return (
         visible_issues(user)
         .select_related("reporter", "assignee")
+        .defer(*(f"{who}__{f}" for who in ("reporter", "assignee") for f in UNSHOWN_USER_FIELDS))
         .annotate(label_names=label_names())
     )
 
