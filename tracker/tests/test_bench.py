@@ -188,16 +188,21 @@ def test_budgets_judge_results():
     assert missing["result"].startswith("FAIL")  # nothing measured is not a pass
 
 
-def test_the_summary_names_the_machine_s_speed():
-    from bench.run import python_speed
-
-    results = {
-        "date": "2026-12-04T21:00:00+00:00",
+def bare_results(date: str) -> dict:
+    """A run's results with no paths."""
+    return {
+        "date": date,
         "scale": 1000,
         "settings": {"web_workers": 2, "concurrency": 4, "duration": 10, "warmup": 3},
         "machine": {"load_before": 0.5, "load_after": 1.0, "cpus": 2},
         "paths": [],
     }
+
+
+def test_the_summary_names_the_machine_s_speed():
+    from bench.run import python_speed
+
+    results = bare_results("2026-12-04T21:00:00+00:00")
     assert report.summary_text(results).splitlines()[0].endswith("2 CPUs.")
 
     results["machine"]["python_loop_ms"] = python_speed(additions=100_000)
@@ -208,13 +213,7 @@ def test_the_summary_names_the_machine_s_speed():
 
 
 def test_a_partial_run_never_replaces_a_full_run_s_results(tmp_path):
-    results = {
-        "date": "2026-12-05T15:00:00+00:00",
-        "scale": 1000,
-        "settings": {"web_workers": 2, "concurrency": 4, "duration": 10, "warmup": 3},
-        "machine": {"load_before": 0.5, "load_after": 1.0, "cpus": 2},
-        "paths": [],
-    }
+    results = bare_results("2026-12-05T15:00:00+00:00")
     full = report.write({**results, "partial": False}, tmp_path)
     partial = report.write({**results, "partial": True}, tmp_path)
 
