@@ -37,7 +37,7 @@ urlpatterns = [
     path("issues/<str:issue_id>/watch/", issues_api.IssueWatch.as_view(), name="issue-watch"),
     path(
         "issues/<str:issue_id>/labels/<str:name>/",
-        issues_api.IssueLabel.as_view(),
+        issues_api.IssueLabelDetail.as_view(),
         name="issue-label",
     ),
     path(

@@ -313,7 +313,7 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
         )
 
 
-class IssueLabel(IssueViewMixin, GenericAPIView):
+class IssueLabelDetail(IssueViewMixin, GenericAPIView):
     parser_classes = JSON_ONLY
     serializer_class = s.IssueSerializer
 
