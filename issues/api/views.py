@@ -300,7 +300,9 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
         return self._change(request, issue_id, services.add_labels)
 
     def _change(self, request, issue_id, service):
-        issue = get_visible_issue(request, issue_id)
+        # Not read here, as for PATCH: the service locks and reads the issue, and
+        # answers 404 for one the user may not see.
+        issue = Issue(pk=issue_key(issue_id))
         data = validated(s.LabelsInput, request.data)
         return self.written_response(
             partial(
@@ -321,7 +323,7 @@ class IssueLabelDetail(IssueViewMixin, GenericAPIView):
         summary="Remove one label", responses={200: s.IssueSerializer, 403: ERROR, 404: ERROR}
     )
     def delete(self, request, issue_id, name):
-        issue = get_visible_issue(request, issue_id)
+        issue = Issue(pk=issue_key(issue_id))  # read, and checked, by the service
         return self.written_response(
             partial(services.remove_label, actor=request.user, issue=issue, name=name)
         )

@@ -165,3 +165,21 @@ def test_reading_one_issue_takes_a_few_queries(maintainer_api, many_issues):
     assert response.status_code == 200
     assert len(response.json()["labels"]) == 2
     assert len(context.captured_queries) == 1  # the issue with its people and label names
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["put", "post", "delete"])
+def test_changing_labels_leaves_the_issue_to_the_service_to_read(
+    maintainer_api, many_issues, method
+):
+    """As PATCH: the view does not read the issue first (the service locks and
+    reads it, and answers 404 for one the user may not see)."""
+    issue = many_issues[0]
+    name = issue.labels.first().name
+    url = f"/api/issues/{issue.pk}/labels/" + (f"{name}/" if method == "delete" else "")
+    body = {} if method == "delete" else {"labels": [name]}
+    with CaptureQueriesContext(connection) as context:
+        response = getattr(maintainer_api, method)(url, body, format="json")
+
+    assert response.status_code == 200, response.content
+    assert not [q for q in context.captured_queries if 'AS "label_names"' in q["sql"]]
