@@ -50,24 +50,23 @@ def capped_count(rows, cap: int | None = None) -> Count:
 
 def capped_counts(querysets: Mapping[str, QuerySet], cap: int | None = None) -> dict[str, Count]:
     """Several capped counts in one SQL query (one scalar subquery each), e.g.
-    the columns of the board."""
+    the columns of the board. An empty queryset (`.none()`, which has no SQL)
+    counts 0 without one."""
     cap = count_cap() if cap is None else cap
-    if not querysets:
-        return {}
-    parts, params = [], []
-    for queryset in querysets.values():
-        sql, part_params = queryset.order_by().values("pk")[: cap + 1].query.sql_with_params()
-        # `sql` is the ORM's own compiled SQL; the values travel as parameters.
-        parts.append(f"(SELECT count(*) FROM ({sql}) AS capped)")  # noqa: S608
-        params.extend(part_params)
-    db = next(iter(querysets.values())).db
-    with connections[db].cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        found = cursor.fetchone()
-    return {
-        key: Count(n, True) if n <= cap else Count(cap, False)
-        for key, n in zip(querysets, found, strict=True)
-    }
+    counted = {key: rows for key, rows in querysets.items() if not rows.query.is_empty()}
+    found = dict.fromkeys(querysets, 0)
+    if counted:
+        parts, params = [], []
+        for queryset in counted.values():
+            sql, part_params = queryset.order_by().values("pk")[: cap + 1].query.sql_with_params()
+            # `sql` is the ORM's own compiled SQL; the values travel as parameters.
+            parts.append(f"(SELECT count(*) FROM ({sql}) AS capped)")  # noqa: S608
+            params.extend(part_params)
+        db = next(iter(counted.values())).db
+        with connections[db].cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts), params)
+            found.update(zip(counted, cursor.fetchone(), strict=True))
+    return {key: Count(n, True) if n <= cap else Count(cap, False) for key, n in found.items()}
 
 
 def page_slice(

@@ -224,6 +224,17 @@ def test_a_board_column_shows_more_cards_on_request_and_ignores_nonsense(maintai
     assert nonsense.status_code == 200
 
 
+def test_a_board_with_a_bad_filter_shows_why_and_empty_columns(maintainer, reporter):
+    IssueFactory(reporter=reporter, title="open card")
+
+    response = logged_in(maintainer).get(url("board") + "?severity=NOPE")
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Unknown value(s) NOPE" in text
+    assert 'id="card-' not in text
+
+
 # --- bulk status ------------------------------------------------------------------
 
 

@@ -119,3 +119,14 @@ def test_several_capped_counts_come_in_one_query(rows):
     }
     assert len(captured) == 1
     assert paging.capped_counts({}) == {}
+
+
+@pytest.mark.django_db
+def test_an_empty_queryset_counts_0_without_sql(rows):
+    with CaptureQueriesContext(connection) as captured:
+        nothing = paging.capped_counts({"a": rows.none(), "b": rows.none()}, cap=5)
+        mixed = paging.capped_counts({"a": rows.none(), "b": rows.filter(number__lte=2)}, cap=5)
+
+    assert nothing == {"a": paging.Count(0, True), "b": paging.Count(0, True)}
+    assert mixed == {"a": paging.Count(0, True), "b": paging.Count(2, True)}
+    assert len(captured) == 1
