@@ -107,17 +107,9 @@ class PersonFilter(filters.Filter):
 
 
 ORDERINGS = ("number", "created_at", "updated_at", "severity")
-# The filters besides status, label and words: any of them set, and the list is
-# counted as it is (IssueFilter.counted).
-NARROWING = (
-    "severity",
-    "assignee",
-    "reporter",
-    "created_after",
-    "created_before",
-    "updated_after",
-    "updated_before",
-)
+# What a list may be filtered by and still be counted without the issues
+# (IssueFilter.counted); any other filter set, and it is counted as it is.
+COUNTED_ALONE = frozenset({"status", "label", "q", "ordering"})
 
 
 class IssueFilter(filters.FilterSet):
@@ -170,11 +162,14 @@ class IssueFilter(filters.FilterSet):
         label: about 50 ms for open bugs at a million issues); and words alone,
         by the search rows that match (35 ms against 100-170 ms for "error",
         one issue in ten)."""
+        if not self.is_valid():
+            return self.queryset.none()  # as the lists show a refused filter: empty
         rows = self.qs if status is None else self.qs.filter(status=status)
         data = self.form.cleaned_data
-        if any(data.get(name) not in (None, "", []) for name in NARROWING):
-            return rows
-        if not roles.sees_all_issues(self.request.user):
+        narrowed = any(
+            value not in (None, "", []) for name, value in data.items() if name not in COUNTED_ALONE
+        )
+        if narrowed or not roles.sees_all_issues(self.request.user):
             return rows
         statuses = data.get("status") or []
         if status is not None:

@@ -122,13 +122,18 @@ class SearchDistance(Func):
     output_field = FloatField()
 
 
+def words_query(text: str) -> SearchQuery:
+    """`text` as the search reads it: web-search syntax, English stemming."""
+    return SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+
+
 def search(queryset: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     """Full-text match over title (weight A) and description (weight B), ranked
     (`search_distance`, smaller is better); "#42" or "42" also finds issue 42."""
     text = text.strip()
     if not text:
         return queryset
-    query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+    query = words_query(text)
     number = NUMBER_QUERY.fullmatch(text)
     if number:
         # Words or the number: gathered as one list of ids (each side by its own
@@ -169,8 +174,7 @@ def search_matches(text: str) -> QuerySet[IssueSearch] | None:
     text = text.strip()
     if not text or NUMBER_QUERY.fullmatch(text):
         return None
-    query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-    return IssueSearch.objects.filter(vector=query)
+    return IssueSearch.objects.filter(vector=words_query(text))
 
 
 def with_all_labels(queryset: QuerySet[Issue], ids: list[int] | None) -> QuerySet[Issue]:

@@ -161,10 +161,11 @@ def get_page(rows, number, per_page: int, cap: int | None = None, counted=None) 
     except (TypeError, ValueError):
         number = 1
     number = max(1, number)
+    counted = rows if counted is None else counted
     window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap, counted)
     if not window and number > 1:
         # Past the end (a stale link): show the last page. Rare, so an exact count is fine.
-        total = count.value if count.exact else _exact_count(rows if counted is None else counted)
+        total = count.value if count.exact else _exact_count(counted)
         number = max(1, math.ceil(total / per_page))
         window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap, counted)
     return Page(window, number, per_page, has_next, count)

@@ -58,6 +58,13 @@ def issue_key(issue_id) -> uuid.UUID:
         raise NotFound("No such issue.") from None
 
 
+def issue_ref(issue_id) -> Issue:
+    """The issue a URL names, not read: for a service that reads it afresh anyway
+    (locked, for a write) and answers 404 for one the user may not see, so a
+    read here would be one too many."""
+    return Issue(pk=issue_key(issue_id))
+
+
 def get_visible_issue(request: Request, issue_id) -> Issue:
     issue = queries.api_issue(request.user, pk=issue_key(issue_id))
     if issue is None:
@@ -169,9 +176,7 @@ class IssueDetail(IssueViewMixin, GenericAPIView):
         responses={200: s.IssueSerializer, 400: ERROR, 403: ERROR, 409: CONFLICT, 428: ERROR},
     )
     def patch(self, request, **kwargs):
-        # Not read here: the service reads the issue afresh anyway, and answers
-        # 404 for one the user may not see (a read fewer: 16 -> 12.5 ms in process).
-        issue = Issue(pk=issue_key(kwargs["issue_id"]))
+        issue = issue_ref(kwargs["issue_id"])  # a read fewer: 16 -> 12.5 ms in process
         data = dict(validated(s.IssuePatchInput, request.data))
         version = self.version_from(request, issue, data.pop("version", None))
         return self.written_response(
@@ -300,9 +305,7 @@ class IssueLabels(IssueViewMixin, GenericAPIView):
         return self._change(request, issue_id, services.add_labels)
 
     def _change(self, request, issue_id, service):
-        # Not read here, as for PATCH: the service locks and reads the issue, and
-        # answers 404 for one the user may not see.
-        issue = Issue(pk=issue_key(issue_id))
+        issue = issue_ref(issue_id)
         data = validated(s.LabelsInput, request.data)
         return self.written_response(
             partial(
@@ -323,7 +326,7 @@ class IssueLabelDetail(IssueViewMixin, GenericAPIView):
         summary="Remove one label", responses={200: s.IssueSerializer, 403: ERROR, 404: ERROR}
     )
     def delete(self, request, issue_id, name):
-        issue = Issue(pk=issue_key(issue_id))  # read, and checked, by the service
+        issue = issue_ref(issue_id)
         return self.written_response(
             partial(services.remove_label, actor=request.user, issue=issue, name=name)
         )

@@ -61,8 +61,9 @@ def _list_context(request, selected=frozenset(), **extra) -> dict:
     """The list page's context: the requested page of the filtered issues and
     the filter form. `selected`: the rows shown ticked (after a refused bulk change)."""
     issues, issue_filter = _filtered(request)
-    counted = issue_filter.counted() if issue_filter.is_valid() else None
-    page = paging.get_page(issues, request.GET.get("page"), PAGE_SIZE, counted=counted)
+    page = paging.get_page(
+        issues, request.GET.get("page"), PAGE_SIZE, counted=issue_filter.counted()
+    )
     return {
         "page": page,
         "issues": page.object_list,
@@ -122,10 +123,7 @@ def board(request):
     cards: dict[str, list] = {column["status"]: [] for column in columns}
     for card in parts[0].union(*parts[1:], all=True):
         cards[card.status].append(card)
-    if issue_filter.is_valid():
-        counts = paging.capped_counts({s: issue_filter.counted(status=s) for s in in_column})
-    else:
-        counts = paging.capped_counts(in_column)
+    counts = paging.capped_counts({s: issue_filter.counted(status=s) for s in in_column})
     ordering = issues.query.order_by
     for column in columns:
         column_cards = queries.sorted_like(cards[column["status"]], ordering)
