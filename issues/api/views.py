@@ -9,7 +9,6 @@ from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.urls import reverse
@@ -82,19 +81,19 @@ class IssueViewMixin:
     def issue_response(self, issue: Issue, code=status.HTTP_200_OK, **headers) -> Response:
         """The issue as it is in hand, with its ETag: one just read by
         queries.api_issue, or one a service has just written (the services set
-        every field they write on the issue they return; only its labels are
-        read, for the answer)."""
+        every field they write on the issue they return, its label names too)."""
         data = s.IssueSerializer(issue, context={"request": self.request}).data
         response = Response(data, status=code, headers=headers)
         response["ETag"] = issue.etag
         return response
 
     def written_response(self, write) -> Response:
-        """Run `write` (a service call returning the issue it wrote) and render it
-        in the same transaction: the answer, and its ETag, are the version this
-        write made, even when someone else's write lands the moment it commits."""
-        with transaction.atomic():
-            return self.issue_response(write())
+        """Run `write` (a service call returning the issue it wrote) and render
+        what it returned: the answer, and its ETag, are the version this write
+        made, even when someone else's write lands the moment it commits. The
+        services return the issue as written, labels included, so rendering it
+        reads nothing and needs no transaction of its own."""
+        return self.issue_response(write())
 
     def optional_version(self, request: Request, issue: Issue, body_version: int | None):
         """The version named by the body or If-Match (which must agree), or None."""
@@ -142,13 +141,12 @@ class IssueList(IssueViewMixin, GenericAPIView):
     )
     def post(self, request):
         data = validated(s.IssueCreateInput, request.data)
-        with transaction.atomic():
-            issue = services.create_issue(actor=request.user, **data)
-            path = request.build_absolute_uri(
-                reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
-            )
-            # Its number comes back from the INSERT.
-            return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
+        issue = services.create_issue(actor=request.user, **data)
+        path = request.build_absolute_uri(
+            reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+        )
+        # Its number comes back from the INSERT, its labels with the service's answer.
+        return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
 
 
 class IssueDetail(IssueViewMixin, GenericAPIView):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
-from issues import live, notifications, workflow
+from issues import live, notifications, queries, workflow
 from issues.errors import FieldPermissionDenied, NotFound, VersionConflict
 from issues.models import Attachment, EventKind, Issue, IssueEvent, Severity, Status
 from issues.services.validation import (
@@ -66,6 +66,7 @@ def create_issue(
     if label_objs:  # a new issue has no labels yet: insert, nothing to compare
         through = Issue.labels.through
         through.objects.bulk_create(through(issue=issue, label=label) for label in label_objs)
+    issue.label_names = label_names(label_objs)  # as queries.api_issue reads them: no read back
     event = IssueEvent.objects.create(
         issue=issue,
         actor=actor,
@@ -119,8 +120,15 @@ def _prepare_update(
         raise ValidationError({"version": ["The version you edited is required."]})
     if not isinstance(version, int) or isinstance(version, bool):
         raise ValidationError({"version": ["Must be an integer."]})
-    # Read afresh: the copy the caller holds may be stale; only its id counts.
-    current = one(Issue.objects.select_related("reporter", "assignee").filter(pk=issue.pk))
+    # Read afresh: the copy the caller holds may be stale; only its id counts. The
+    # label names come with it: the compare-and-set fails if they change before
+    # the write (every label change bumps the version), so they are the ones the
+    # write replaces and, unless it changes them, the ones it leaves.
+    current = one(
+        Issue.objects.select_related("reporter", "assignee")
+        .annotate(label_names=queries.label_names())
+        .filter(pk=issue.pk)
+    )
     if current is None:
         raise NotFound("No such issue.")
     require_visible(actor, current)
@@ -140,7 +148,7 @@ def _prepare_update(
         raise VersionConflict(current)
     new_labels = cleaned.pop("labels", None)
     diffs = {f: v for f, v in cleaned.items() if getattr(current, f) != v}
-    if new_labels is not None and label_names(new_labels) != label_names(current.labels.all()):
+    if new_labels is not None and label_names(new_labels) != current.label_names:
         diffs["labels"] = new_labels
     if "status" in diffs and not workflow.can_move(current.status, diffs["status"]):
         raise ValidationError({"status": [workflow.refusal(current.status, diffs["status"])]})
@@ -148,7 +156,8 @@ def _prepare_update(
 
 
 def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, Any]) -> Issue:
-    old_labels = list(current.labels.all()) if "labels" in diffs else []
+    """Returns the issue as written, its `label_names` included, so that an answer
+    rendering it reads nothing more."""
     now = timezone.now()
     row = {f: v for f, v in diffs.items() if f != "labels"}
     if "status" in row:
@@ -167,8 +176,10 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
             actor=actor,
             kind=EventKind.LABELS_CHANGED if field == "labels" else EventKind.FIELD_CHANGED,
             field=field,
-            old_value=event_value(
-                field, old_labels if field == "labels" else getattr(current, field)
+            old_value=(
+                current.label_names
+                if field == "labels"
+                else event_value(field, getattr(current, field))
             ),
             new_value=event_value(field, new),
             data={"version": version + 1},
@@ -179,6 +190,8 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
     for field, value in row.items():
         setattr(current, field, value)
     current.version, current.updated_at = version + 1, now
+    if "labels" in diffs:
+        current.label_names = label_names(diffs["labels"])
     live.announce("updated", current)
     if diffs.get("assignee") is not None:
         auto_watch(current, diffs["assignee"])  # a new assignee watches the issue

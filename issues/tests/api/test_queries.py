@@ -167,19 +167,63 @@ def test_reading_one_issue_takes_a_few_queries(maintainer_api, many_issues):
     assert len(context.captured_queries) == 1  # the issue with its people and label names
 
 
+def reads_after_the_last_write(captured) -> list[str]:
+    """The SELECTs a write request made after its last write: rendering the answer."""
+    sqls = [q["sql"] for q in captured]
+    last = max(i for i, sql in enumerate(sqls) if sql.startswith(("INSERT", "UPDATE", "DELETE")))
+    return [sql for sql in sqls[last + 1 :] if sql.startswith("SELECT") and "pg_notify" not in sql]
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("method", ["put", "post", "delete"])
 def test_changing_labels_leaves_the_issue_to_the_service_to_read(
     maintainer_api, many_issues, method
 ):
     """As PATCH: the view does not read the issue first (the service locks and
-    reads it, and answers 404 for one the user may not see)."""
+    reads it, and answers 404 for one the user may not see), nor after (the
+    service returns the labels it wrote)."""
     issue = many_issues[0]
     name = issue.labels.first().name
     url = f"/api/issues/{issue.pk}/labels/" + (f"{name}/" if method == "delete" else "")
-    body = {} if method == "delete" else {"labels": [name]}
+    body = {} if method == "delete" else {"labels": [name, "label-5"]}
     with CaptureQueriesContext(connection) as context:
         response = getattr(maintainer_api, method)(url, body, format="json")
 
     assert response.status_code == 200, response.content
-    assert not [q for q in context.captured_queries if 'AS "label_names"' in q["sql"]]
+    issue_reads = [
+        q for q in context.captured_queries if q["sql"].startswith('SELECT "issues_issue"."id"')
+    ]
+    assert len(issue_reads) == 2  # the service's lock and its compare-and-set's read
+    assert reads_after_the_last_write(context.captured_queries) == []
+    assert sorted(response.json()["labels"]) == sorted(issue.labels.values_list("name", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_patch_answers_from_what_it_wrote(maintainer_api, many_issues):
+    issue = many_issues[0]
+    with CaptureQueriesContext(connection) as context:
+        response = maintainer_api.patch(
+            f"/api/issues/{issue.pk}/",
+            {"status": "TRIAGED", "labels": ["label-4"], "version": issue.version},
+            format="json",
+        )
+
+    assert response.status_code == 200, response.content
+    assert reads_after_the_last_write(context.captured_queries) == []
+    assert response.json()["labels"] == ["label-4"]
+    assert response.json()["version"] == issue.version + 1
+
+
+@pytest.mark.django_db
+def test_a_create_answers_from_what_it_wrote(maintainer_api, many_issues, maintainer):
+    with CaptureQueriesContext(connection) as context:
+        response = maintainer_api.post(
+            "/api/issues/",
+            {"title": "New", "labels": ["label-2", "label-1"], "assignee": maintainer.pk},
+            format="json",
+        )
+
+    assert response.status_code == 201, response.content
+    assert reads_after_the_last_write(context.captured_queries) == []
+    assert response.json()["labels"] == ["label-1", "label-2"]
+    assert response.json()["assignee"]["id"] == maintainer.pk
