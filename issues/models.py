@@ -167,10 +167,14 @@ class IssueLabel(models.Model):
     instead of by joining every open issue with every bug link (about 50 ms).
     PostgreSQL keeps it, whoever writes (migration 0010's triggers): a link
     takes its issue's status when written, and a status change of the issue
-    rewrites its links. Nothing in Python sets it."""
+    rewrites its links. Nothing in Python sets it.
 
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE)
-    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+    The foreign keys have no index of their own: the unique (issue, label) and
+    the (label, status, issue) indexes lead with each, and every status change
+    rewrites the links' indexes."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, db_index=False)
     status = models.CharField(
         max_length=16, choices=Status.choices, db_default=Status.OPEN, editable=False
     )

@@ -129,3 +129,19 @@ def test_dbhealth_finds_a_link_whose_status_drifted(maintainer, bug):
 
     found = list(label_link_findings())
     assert found == [f"issue #{issue.number}: label bug says status DONE, not OPEN"]
+
+
+# --- the table's indexes --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_links_have_no_index_that_another_leads_with():
+    """Migration 0011: every status change rewrites its issue's links and each of
+    their indexes, so no index is kept that a wider one already serves."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, IssueLabel._meta.db_table)
+    indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"] or c["unique"]}
+    assert ("issue_id",) not in indexed
+    assert ("label_id",) not in indexed
+    # What serves their foreign keys (a deleted issue's or label's links) instead:
+    assert {("issue_id", "label_id"), ("label_id", "status", "issue_id")} <= indexed
