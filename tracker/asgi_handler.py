@@ -1,4 +1,4 @@
-"""Django's ASGI handler, with the middleware and the view run in one thread hop.
+"""Django's ASGI handler, with a request's synchronous work done in one thread hop.
 
 Every view here but the live stream is synchronous, and so is most middleware
 (WhiteNoise's, django-prometheus'; Django's own runs `process_request` and
@@ -6,21 +6,90 @@ Every view here but the live stream is synchronous, and so is most middleware
 builds the chain for async, so a request crossed between the event loop and a
 thread a dozen times, each crossing a wait for the GIL (profiled under load:
 about a fifth of a worker's time). This handler builds the chain as WSGI does
-and runs it in the request's thread in one call; the event loop still reads the
-request and streams the response (the live stream and the CSV export are async
-iterators and are sent as before), and async views still work: Django's sync
-path runs them with `async_to_sync`.
+and runs it in the request's thread in one call, together with the
+`request_started` signal before it and, for a response already in memory, its
+`close()` (the `request_finished` signal, which hands the database connection
+back to the pool) after it: Django's handler crosses into a thread for each of
+those too. The event loop still reads the request and sends the response; a
+streaming response (the live stream, the CSV export) is sent as before and
+closed after its last byte. Async views still work: Django's sync path runs
+them with `async_to_sync`.
 """
 
+import asyncio
+import contextlib
+
 from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse
+from django.urls import set_script_prefix
 
 
 class OneHopASGIHandler(ASGIHandler):
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
 
-    async def get_response_async(self, request):
-        # thread_sensitive: the request's own thread (ThreadSensitiveContext), the
-        # one its database connection belongs to and response.close() runs in.
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    def serve(self, request, scope):
+        """Everything a request does in a thread: run in one crossing."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        response = self.get_response(request)
+        response._handler_class = self.__class__
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size  # the ASGI server chunks it
+        if not response.streaming:
+            response.close()
+        return response
+
+    async def handle(self, scope, receive, send):
+        """Django 5.2's ASGIHandler.handle, but for where the request's
+        synchronous work runs (serve) and the response is closed."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            await self.send_response(error_response, send)
+            await sync_to_async(error_response.close)()
+            return
+
+        async def process_request(request, send):
+            # thread_sensitive: the request's own thread (ThreadSensitiveContext),
+            # the one its database connection belongs to.
+            response = await sync_to_async(self.serve, thread_sensitive=True)(request, scope)
+            with contextlib.suppress(asyncio.CancelledError):  # the client went away
+                await self.send_response(response, send)
+            return response
+
+        # The disconnect listener first: it must not raise something that would
+        # keep process_request from being cancelled.
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass  # the client went away
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()  # views may handle their cancellation
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if response.streaming:
+                await sync_to_async(response.close)()
+        body_file.close()
