@@ -2,6 +2,7 @@ from html import escape
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -53,6 +54,43 @@ def label_badges(issue) -> SafeString:
             for label in issue.labels.all()
         )
     )
+
+
+# A number no issue page has, reversed once and split on: the page's links then
+# cost a format each instead of a reverse() each.
+_NUMBER = 987654321
+
+
+@register.simple_tag
+def issue_rows(issues, can_triage: bool, selected) -> SafeString:
+    """The issue list's rows. A tag for the same reason as time_tag, and the list's
+    hottest loop: as a template, 50 rows made some 900 variable lookups and 50
+    reverse() calls, a fifth of the page's time. `selected`: the ids (strings)
+    shown ticked."""
+    before, after = reverse("issues:detail", kwargs={"number": _NUMBER}).split(str(_NUMBER))
+    rows = []
+    for issue in issues:
+        number = issue.number
+        tick = ""
+        if can_triage:
+            checked = " checked" if str(issue.id) in selected else ""
+            tick = (
+                f'<td><input type="checkbox" name="ids" value="{issue.id}" '
+                f'aria-label="Select #{number}"{checked}></td>'
+            )
+        assignee = _e(issue.assignee.name) if issue.assignee_id else "—"
+        rows.append(
+            f'<tr id="issue-{number}">{tick}<td class="num">#{number}</td>'
+            f'<td class="title"><a href="{before}{number}{after}">{_e(issue.title)}</a> '
+            f"{label_badges(issue)}</td>"
+            f'<td><span class="badge status-{issue.status.lower()}">'
+            f"{_e(issue.get_status_display())}</span></td>"
+            f'<td><span class="badge severity-{severity_name(issue.severity)}">'
+            f"{_e(issue.get_severity_display())}</span></td>"
+            f"<td>{assignee}</td>"
+            f"<td>{time_tag(issue.created_at)}</td><td>{time_tag(issue.updated_at)}</td></tr>"
+        )
+    return mark_safe("\n".join(rows))  # noqa: S308 (every value escaped)
 
 
 @register.simple_tag

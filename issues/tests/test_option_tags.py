@@ -1,15 +1,25 @@
 """The option lists of the issue page's side panel and of the list's filters,
-the label badges and the times of the rows, rendered by tags (issue_tags)
+the list's rows with their label badges and times, rendered by tags (issue_tags)
 rather than template loops: the current choice selected, the chosen labels
 ticked, and every name escaped."""
 
 import datetime
 from types import SimpleNamespace
 
+import pytest
 from django.template import Context, Template
+from django.urls import reverse
 from django.utils import timezone
 
-from issues.templatetags.issue_tags import label_badges, label_checkboxes, select_options, time_tag
+from issues.models import Issue, Severity
+from issues.templatetags.issue_tags import (
+    issue_rows,
+    label_badges,
+    label_checkboxes,
+    select_options,
+    time_tag,
+)
+from issues.tests.factories import IssueFactory, LabelFactory
 
 
 def test_only_the_current_option_is_selected():
@@ -93,3 +103,35 @@ def test_label_badges_escape_names_and_colours():
         '<span class="label" data-colour="&quot;&gt;&lt;b&gt;">'
         "&lt;img src=x onerror=alert(1)&gt;</span>"
     )
+
+
+@pytest.mark.django_db
+def test_issue_rows_escape_what_people_wrote_and_tick_the_selected(maintainer):
+    bug = LabelFactory(name="<i>bug</i>")
+    shown = IssueFactory(
+        title="<script>alert(1)</script>", reporter=maintainer, assignee=maintainer
+    )
+    shown.labels.add(bug)
+    shown = Issue.objects.select_related("assignee").get(pk=shown.pk)
+    shown.assignee.display_name = "<b>Ann</b>"
+    other = IssueFactory(title="Plain", assignee=None, severity=Severity.CRITICAL)
+
+    html = issue_rows([shown, other], True, {str(other.id)})
+
+    assert "<script>" not in html and "<b>" not in html and "<i>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in html
+    assert f'<a href="{reverse("issues:detail", kwargs={"number": shown.number})}">' in html
+    assert f'value="{shown.id}" aria-label="Select #{shown.number}">' in html
+    assert f'value="{other.id}" aria-label="Select #{other.number}" checked>' in html
+    assert '<span class="badge severity-critical">Critical</span>' in html
+    assert "<td>—</td>" in html  # nobody assigned
+    assert html.count("<tr ") == 2
+
+
+@pytest.mark.django_db
+def test_issue_rows_have_no_tick_box_for_those_who_cannot_triage():
+    html = issue_rows([IssueFactory()], False, set())
+
+    assert "checkbox" not in html
+    assert html.count("<td") == 7
