@@ -131,6 +131,8 @@ def _prepare_update(
     )
     if current is None:
         raise NotFound("No such issue.")
+    # In label_names()'s order, whatever the database's collation.
+    current.label_names = sorted(current.label_names, key=str.lower)
     require_visible(actor, current)
     for field in changes:
         allowed = (
