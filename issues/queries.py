@@ -78,9 +78,10 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
 
 
 def label_names() -> ArraySubquery:
-    """An issue's label names as an array, case-insensitively sorted: read with
-    the issue itself instead of by a prefetch."""
-    names = Label.objects.filter(issues=OuterRef("pk")).order_by(Lower("name"), "name")
+    """An issue's label names as an array, read with the issue itself instead of
+    by a prefetch. Unsorted: whoever shows or compares them sorts them
+    (validation.sorted_names), the same whatever the database's collation."""
+    names = Label.objects.filter(issues=OuterRef("pk")).order_by()
     return ArraySubquery(names.values("name"))
 
 

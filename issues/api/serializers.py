@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from issues.models import Attachment, Comment, Issue, IssueEvent, Label, Severity, Status
 from issues.services import BULK_MAX
+from issues.services.validation import sorted_names
 from tracker.api import StrictSerializer, TextField
 
 
@@ -103,7 +104,7 @@ class IssueSerializer(serializers.ModelSerializer):
         names = getattr(issue, "label_names", None)
         if names is None:
             names = [label.name for label in issue.labels.all()]
-        return sorted(names, key=str.lower)
+        return sorted_names(names)
 
 
 _DATETIME = serializers.DateTimeField()

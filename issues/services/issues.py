@@ -22,6 +22,7 @@ from issues.services.validation import (
     event_value,
     label_names,
     require_visible,
+    sorted_names,
     user_ref,
 )
 from issues.services.watching import auto_watch
@@ -131,8 +132,7 @@ def _prepare_update(
     )
     if current is None:
         raise NotFound("No such issue.")
-    # In label_names()'s order, whatever the database's collation.
-    current.label_names = sorted(current.label_names, key=str.lower)
+    current.label_names = sorted_names(current.label_names)
     require_visible(actor, current)
     for field in changes:
         allowed = (

@@ -131,4 +131,10 @@ def event_value(field: str, value: Any) -> Any:
 
 
 def label_names(labels: Iterable[Label]) -> list[str]:
-    return sorted((label.name for label in labels), key=str.lower)
+    return sorted_names(label.name for label in labels)
+
+
+def sorted_names(names: Iterable[str]) -> list[str]:
+    """Label names in the one order they are shown and recorded in:
+    case-insensitive by Python's rules, whatever the database's collation."""
+    return sorted(names, key=str.lower)
