@@ -24,22 +24,14 @@ class Migration(migrations.Migration):
             state_operations=[
                 migrations.AlterField(
                     model_name="issuelabel",
-                    name="issue",
+                    name=field,
                     field=models.ForeignKey(
                         db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
-                        to="issues.issue",
+                        to=f"issues.{field}",
                     ),
-                ),
-                migrations.AlterField(
-                    model_name="issuelabel",
-                    name="label",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        to="issues.label",
-                    ),
-                ),
+                )
+                for field in INDEXES
             ],
             database_operations=[
                 migrations.RunSQL(
