@@ -3,6 +3,7 @@ the rate a 429 with Retry-After in our error shape; and when the throttle cache
 (Redis) is unreachable, requests go through with a logged warning, never a 500."""
 
 import logging
+import time
 import uuid
 
 import pytest
@@ -24,8 +25,29 @@ def anonymous(client: APIClient):
     return client.post(TOKEN, {}, format="json")
 
 
+class Clock:
+    """The throttle's clock with the wall time held still (and movable), so a test
+    never straddles the edge of a fixed window; monotonic time is the real one."""
+
+    monotonic = staticmethod(time.monotonic)
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def rates(settings):
+def clock(monkeypatch):
+    """Held a second into an hour, so every window in these tests has just begun."""
+    held = Clock(time.time() // 3600 * 3600 + 1)
+    monkeypatch.setattr(throttling, "time", held)
+    return held
+
+
+@pytest.fixture
+def rates(settings, clock):
     """Sets the rates, with counters of this test's own (a fresh key prefix in the
     shared test Redis), and forgets any outage an earlier test provoked."""
     settings.CACHES = {
@@ -67,6 +89,18 @@ def test_a_user_over_the_rate_gets_429_with_retry_after(rates, reporter):
 
     assert codes == [200, 200, 200]
     assert_throttled(response, at_most=60)
+
+
+def test_the_count_starts_again_in_the_next_window(rates, reporter, clock):
+    rates(user="2/minute")
+    client = as_user(reporter)
+    assert [client.get(ME).status_code for _ in range(3)] == [200, 200, 429]
+
+    clock.now += 58
+    assert_throttled(client.get(ME), at_most=1)
+
+    clock.now += 1
+    assert [client.get(ME).status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_the_rate_is_per_user_not_per_address(rates, reporter, maintainer):
