@@ -1,7 +1,9 @@
 """Fixtures shared by every app's tests: the cast of people every authorisation
-test talks about (two reporters, a maintainer, an admin) and an issue they share."""
+test talks about (two reporters, a maintainer, an admin) and an issue they share;
+and a wall clock held still, for tests that compare days."""
 
 import pytest
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from issues.tests.factories import IssueFactory
@@ -56,3 +58,15 @@ def _unthrottled_api(settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None},
     }
+
+
+@pytest.fixture
+def held_now(monkeypatch):
+    """The wall clock (django.utils.timezone.now) held still at the moment the test
+    starts; returns that moment. For a test that works out "today" (or "now") itself
+    and compares it with what the code computes on its own: with the clock running,
+    the two can fall either side of midnight UTC and name different days. The
+    database's now() and monotonic time are not held."""
+    held = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: held)
+    return held

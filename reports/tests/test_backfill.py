@@ -215,8 +215,8 @@ def test_the_command_backfills_a_range(histories):
         assert stats(day) == expected
 
 
-def test_the_command_runs_up_to_today_by_default():
-    today = timezone.now().date()
+def test_the_command_runs_up_to_today_by_default(held_now):
+    today = held_now.date()
     call_command("backfill_stats", "--since", (today - 2 * DAY).isoformat(), stdout=StringIO())
 
     assert sorted(set(DailyStat.objects.values_list("date", flat=True))) == [

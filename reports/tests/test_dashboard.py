@@ -196,20 +196,20 @@ def test_an_empty_tracker_renders(maintainer):
     assert len(page.svgs) == 7
 
 
-def test_as_of_and_the_period_are_shown(maintainer):
+def test_as_of_and_the_period_are_shown(maintainer, held_now):
     text = logged_in(maintainer).get(DASHBOARD, MARCH).content.decode()
 
     assert "As of" in text
-    assert timezone.now().strftime("%Y-%m-%d") in text
+    assert held_now.strftime("%Y-%m-%d") in text
     assert "period 2025-03-01 to 2025-03-31 (31 days)" in text
 
 
 # --- the period picker -------------------------------------------------------------------
 
 
-def test_the_picker_shows_the_default_period(maintainer):
+def test_the_picker_shows_the_default_period(maintainer, held_now):
     page = page_of(logged_in(maintainer).get(DASHBOARD))
-    today = timezone.now().date()
+    today = held_now.date()
 
     assert page.inputs["since"]["type"] == "date"
     assert page.inputs["until"]["value"] == today.isoformat()

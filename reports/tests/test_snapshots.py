@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def today():
+def today(held_now):
+    """The day the tests count back from, and the reports' own "today": held, so
+    both are the same day even when a test runs across midnight."""
     return queries.today()
 
 

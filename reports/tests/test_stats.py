@@ -9,7 +9,9 @@ from reports import tasks
 from reports.models import DailyStat
 from reports.stats import aggregate_daily_stats
 
-pytestmark = pytest.mark.django_db
+# The tests name today's date themselves and the aggregation works out its own:
+# with the clock held, the two cannot fall either side of midnight.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("held_now")]
 
 CELLS = [(status, severity) for status in Status.values for severity in Severity.values]
 

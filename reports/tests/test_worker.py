@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
 from issues import services
 from issues.models import Issue, Severity, Status
 from reports import tasks
 from reports.models import DailyStat
-from tracker.tests.support import CeleryWorker
+from tracker.tests.support import CeleryWorker, today_clear_of_midnight
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
@@ -75,7 +74,7 @@ def test_the_task_runs_in_a_real_worker_and_writes_the_direct_counts(worker, mai
     ]
     for status, severity in spec:
         services.create_issue(actor=maintainer, title="Counted", status=status, severity=severity)
-    today = timezone.now().date()
+    today = today_clear_of_midnight()  # the day the worker's own clock will name
 
     written = run_in_worker(queue, proc, log)
 

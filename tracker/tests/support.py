@@ -6,6 +6,7 @@ without disturbing the tests running beside it."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import queue
@@ -164,6 +165,21 @@ class CeleryWorker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def today_clear_of_midnight(margin: float = 120) -> datetime.date:
+    """Today's date (UTC, as the stats task names it) once at least `margin` seconds
+    of it are left: for a test that names the day a worker process stamps its rows
+    with. No fixture can hold that process's clock, so near midnight this waits for
+    the next day to begin rather than straddle it (at most `margin` seconds)."""
+    now = datetime.datetime.now(datetime.UTC)
+    midnight = datetime.datetime.combine(
+        now.date() + datetime.timedelta(days=1), datetime.time.min, tzinfo=datetime.UTC
+    )
+    left = (midnight - now).total_seconds()
+    if left < margin:
+        time.sleep(left + 1)
+    return datetime.datetime.now(datetime.UTC).date()
 
 
 # --- The web server ------------------------------------------------------------------

@@ -20,7 +20,6 @@ from celery.exceptions import WorkerLostError
 from django.conf import settings
 from django.db import OperationalError, connection
 from django.test import RequestFactory
-from django.utils import timezone
 
 from accounts import services as accounts
 from issues import live_listener, services
@@ -35,6 +34,7 @@ from tracker.tests.support import (
     WebServer,
     manage,
     session_cookie,
+    today_clear_of_midnight,
 )
 
 pytestmark = pytest.mark.slow
@@ -430,7 +430,7 @@ def test_a_worker_killed_mid_stats_run_leaves_nothing_half_done_and_the_next_run
         (Status.DONE, Severity.MEDIUM),
     ]:
         services.create_issue(actor=maintainer, title="Counted", status=status, severity=severity)
-    today = timezone.now().date()
+    today = today_clear_of_midnight()  # the day the worker's own clock will name
     # Prefork, as in production: the task runs in a pool process, which is what the
     # kernel's OOM killer (or an operator's kill -9) takes away.
     worker = CeleryWorker(

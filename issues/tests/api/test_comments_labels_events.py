@@ -3,6 +3,7 @@ catalogue, and the timeline that records all of it."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.dateparse import parse_datetime
 
 from issues.models import Comment, EventKind, Issue, IssueEvent, Label
 from issues.tests.api import PNG, assert_error, issue_state
@@ -400,7 +401,9 @@ def test_the_timeline_records_everything_oldest_first(
     assert events[5]["data"] == {"comment": comment.json()["id"], "parent": None}
     assert events[6]["data"]["attachment"] == attachment.json()["id"]
     assert events[6]["data"]["name"] == "log.png"
-    times = [e["created_at"] for e in events]
+    # Compared as times, not as text: a time on a whole second is written without
+    # its ".000000", which would sort after the later times of that second.
+    times = [parse_datetime(e["created_at"]) for e in events]
     assert all(times) and times == sorted(times)
 
 
