@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 
 from accounts import roles
 from accounts.models import Role, User
+from issues import mentions
 from issues.models import (
     Attachment,
     Comment,
@@ -246,13 +247,22 @@ def labels() -> QuerySet[Label]:
 def timeline_entries(issue: Issue) -> list[dict]:
     """The issue page's timeline: events and comment threads in time order. A
     thread (a comment and its replies, depth-first) sits at its first comment's time;
-    COMMENT_ADDED events are left out because the comments themselves are shown."""
+    COMMENT_ADDED events are left out because the comments themselves are shown.
+    The people the comments and the description mention are read here, together,
+    so rendering each text asks nothing more (mentions remembers them for the
+    request)."""
     entries = [
         {"type": "event", "at": event.created_at, "event": event}
         for event in timeline(issue).exclude(kind=EventKind.COMMENT_ADDED)
     ]
+    comments = threaded_comments(issue)
+    mentions.resolve(
+        set().union(
+            mentions.handles_in(issue.description), *(mentions.handles_in(c.body) for c in comments)
+        )
+    )
     thread: list[Comment] = []
-    for comment in threaded_comments(issue):
+    for comment in comments:
         if comment.depth == 0:
             thread = [comment]
             entries.append({"type": "thread", "at": comment.created_at, "comments": thread})

@@ -3,6 +3,7 @@ input or a stale version. Every page answers 404, not 403, for an issue the
 user may not see."""
 
 import re
+from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -186,6 +187,32 @@ def test_the_issue_page_costs_at_most_8_queries_however_busy(
     text = busy_page.content.decode()
     assert "reply 29" in text and "area-4" in text
     assert len(few) <= 8
+
+
+def test_people_mentioned_across_the_page_are_read_in_one_query(
+    maintainer, reporter, django_assert_max_num_queries
+):
+    """However many comments name however many people: the names are looked up
+    together, not once per comment (nor once per name)."""
+    people = [UserFactory(email=f"person{n}@example.com") for n in range(12)]
+    issue = IssueFactory(reporter=reporter, description="For @person0 and @nobody.")
+    for n in range(len(people)):
+        parent = CommentFactory(issue=issue, author=maintainer, body=f"@person{n} have a look")
+        CommentFactory(
+            issue=issue, author=maintainer, body=f"@person{(n + 1) % 12} too", parent=parent
+        )
+    client = logged_in(maintainer)
+    client.get(url("detail", IssueFactory(reporter=reporter)))  # the session is warm
+
+    with django_assert_max_num_queries(8):
+        page = client.get(url("detail", issue))
+    with django_assert_max_num_queries(7):
+        timeline = client.get(url("timeline", issue))
+
+    for text in (page.content.decode(), timeline.content.decode()):
+        named = set(re.findall(r'title="Issues assigned to ([^"]+)"', unescape(text)))
+        assert named == {person.name for person in people}
+    assert "@nobody" in page.content.decode()
 
 
 def test_the_board_costs_the_same_few_queries_for_few_and_many_issues(
