@@ -240,6 +240,24 @@ def threaded_comments(issue: Issue) -> list[Comment]:
     return ordered
 
 
+def comment_depth(comment: Comment) -> int:
+    """How deep `comment` sits in its thread: 0 for a thread's first comment.
+    Below a reply, the thread's links are read at once (one query), not each
+    comment above it in turn."""
+    parent = comment.parent
+    if parent is None:
+        return 0
+    if parent.parent_id is None:
+        return 1
+    parent_of = dict(
+        Comment.objects.filter(issue_id=comment.issue_id).values_list("pk", "parent_id")
+    )
+    depth, above = 1, parent.parent_id
+    while above is not None:
+        depth, above = depth + 1, parent_of.get(above)
+    return depth
+
+
 def labels() -> QuerySet[Label]:
     return Label.objects.order_by("name")
 

@@ -240,15 +240,8 @@ class IssueComments(GenericAPIView):
         issue = get_visible_issue(request, issue_id)
         data = validated(s.CommentInput, request.data)
         comment = services.add_comment(actor=request.user, issue=issue, **data)
-        comment.depth = 0 if comment.parent is None else _depth(comment)
+        comment.depth = queries.comment_depth(comment)
         return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
-
-
-def _depth(comment) -> int:
-    depth, parent = 0, comment.parent
-    while parent is not None:
-        depth, parent = depth + 1, parent.parent
-    return depth
 
 
 class IssueWatch(GenericAPIView):

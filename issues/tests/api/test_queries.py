@@ -133,6 +133,35 @@ def test_the_comments_cost_the_same_for_5_as_for_200(maintainer_api, busy_issue)
 
 
 @pytest.mark.django_db
+def test_a_reply_costs_the_same_however_deep_its_thread(maintainer_api, maintainer, reporter):
+    """The answer's depth is worked out from the thread's links read at once, not
+    by reading each comment above the reply in turn."""
+    issue = IssueFactory(reporter=reporter)
+    url = f"/api/issues/{issue.pk}/comments/"
+    chain = [Comment.objects.create(issue=issue, author=maintainer, body="root")]
+    for n in range(20):
+        chain.append(
+            Comment.objects.create(issue=issue, author=maintainer, body=f"r{n}", parent=chain[-1])
+        )
+    Comment.objects.create(issue=issue, author=maintainer, body="elsewhere", parent=chain[0])
+
+    def reply_to(parent):
+        with CaptureQueriesContext(connection) as context:
+            response = maintainer_api.post(
+                url, {"body": "Me too", "parent": parent.pk}, format="json"
+            )
+        assert response.status_code == 201, response.content
+        return len(context.captured_queries), response.json()["depth"]
+
+    shallow, shallow_depth = reply_to(chain[1])
+    deep, deep_depth = reply_to(chain[20])
+
+    assert (shallow_depth, deep_depth) == (2, 21)
+    assert deep == shallow
+    assert reply_to(chain[0])[1] == 1
+
+
+@pytest.mark.django_db
 def test_the_attachment_list_costs_the_same_for_1_as_for_30(maintainer_api, busy_issue, people):
     def attach(count):
         Attachment.objects.bulk_create(
