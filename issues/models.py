@@ -235,7 +235,8 @@ class Comment(models.Model):
         indexes = [models.Index(fields=["issue", "created_at"], name="comment_issue_created_idx")]
 
     def __str__(self) -> str:
-        return f"Comment {self.pk} on #{self.issue.number}"
+        # Its own columns only: the admin names every comment a deletion takes along.
+        return f"Comment {self.pk} on {self.issue_id}"
 
 
 def attachment_path(instance: "Attachment", filename: str) -> str:
@@ -326,7 +327,7 @@ class Watch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} watches {self.issue_id}"
+        return f"User {self.user_id} watches {self.issue_id}"
 
 
 # --- CSV import (issues.importer) ---------------------------------------------

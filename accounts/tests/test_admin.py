@@ -3,13 +3,15 @@ request) and the users admin, whose role changes go through accounts.services.""
 
 import pytest
 from django.contrib import admin
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts import services
 from accounts.models import Role, User
 from accounts.tests.factories import PASSWORD, UserFactory
-from issues.tests.factories import CommentFactory, LabelFactory
+from issues.tests.factories import CommentFactory, IssueFactory, LabelFactory
 from reports.stats import aggregate_daily_stats
 from tracker.admin_site import TrackerAdminSite
 
@@ -345,3 +347,29 @@ def test_adding_a_user_whose_email_exists_in_another_case_is_refused(client, adm
         "email": ["An account with this email already exists."]
     }
     assert User.objects.filter(email__iexact=reporter.email).count() == 1
+
+
+def test_the_delete_page_names_the_comments_that_keep_a_user_in_the_same_few_queries(
+    client, admin_user, reporter
+):
+    """A user's comments keep them (PROTECT); the page's list of what protects
+    them names each comment by its own columns, without a query per comment."""
+    author = UserFactory(role=Role.MAINTAINER)
+    client.force_login(admin_user)
+    client.get(ADMIN_INDEX)  # the session is warm
+    url = reverse("admin:accounts_user_delete", args=[author.pk])
+
+    def page_after(comments):
+        for n in range(comments):
+            CommentFactory(issue=IssueFactory(reporter=reporter), author=author, body=f"c{n}")
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(captured), "".join(response.context["protected"])
+
+    few, _ = page_after(1)
+    many, protected = page_after(20)
+
+    assert many == few
+    for comment in author.comments.all():
+        assert str(comment) in protected

@@ -2,6 +2,8 @@
 layer (checked, versioned, on the timeline); comments and events are history."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
@@ -277,6 +279,44 @@ def test_bulk_deleting_issues_from_the_changelist_removes_them(admin_client, rep
 
     assert response.status_code == 302
     assert list(Issue.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_a_deletion_names_its_comments_and_watches_in_the_same_few_queries(
+    admin_client, reporter, maintainer
+):
+    """The delete page and the "delete selected" confirmation name every comment
+    and watch a deletion takes along, each by its own columns: no query per
+    comment (for its issue) or watch (for its user)."""
+    admin_client.get(reverse("admin:index"))  # the session is warm
+
+    def confirmations(replies):
+        issue = IssueFactory(reporter=reporter)
+        root = CommentFactory(issue=issue, author=maintainer, body="root")
+        for n in range(replies):
+            CommentFactory(issue=issue, author=maintainer, body=f"reply {n}", parent=root)
+            services.watch(actor=UserFactory(role="MAINTAINER"), issue=issue)
+        comments = reverse("admin:issues_comment_changelist")
+        selected = {"action": "delete_selected", "_selected_action": [root.pk]}
+        counts, pages = [], []
+        for fetch in (
+            lambda: admin_client.get(reverse("admin:issues_issue_delete", args=[issue.pk])),
+            lambda: admin_client.get(reverse("admin:issues_comment_delete", args=[root.pk])),
+            lambda: admin_client.post(comments, selected),
+        ):
+            with CaptureQueriesContext(connection) as captured:
+                response = fetch()
+            assert response.status_code == 200
+            counts.append(len(captured))
+            pages.append(response.content.decode())
+        return issue, counts, pages
+
+    _, few, _ = confirmations(1)
+    issue, many, pages = confirmations(20)
+
+    assert many == few
+    for comment in Comment.objects.filter(issue=issue):
+        assert all(str(comment) in page for page in pages)
+    assert pages[0].count(f"watches {issue.pk}") == 21  # the reporter's too
 
 
 # --- labels ------------------------------------------------------------------------
