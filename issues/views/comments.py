@@ -27,10 +27,10 @@ def add_comment(request, number: int):
         return response
     if not request.htmx:
         return redirect("issues:detail", number=issue.number)
-    response = render(
-        request,
-        "issues/_comment_form.html" if not parent else "issues/_timeline.html",
-        {"issue": issue, "timeline": queries.timeline_entries(issue), "posted": True},
-    )
+    if parent:  # a reply is shown in its thread: the timeline, re-rendered
+        context = {"issue": issue, "timeline": queries.timeline_entries(issue)}
+        response = render(request, "issues/_timeline.html", context)
+    else:  # the timeline refreshes itself on the event below
+        response = render(request, "issues/_comment_form.html", {"issue": issue, "posted": True})
     response["HX-Trigger"] = "issue-changed"
     return response
