@@ -374,6 +374,10 @@ class ImportJob(models.Model):
         null=True, blank=True, help_text="written with every batch while it runs"
     )
 
+    # Not a column: set by importer.start_import on a job it handed to the worker,
+    # which is answered as accepted whatever the worker has done with it since.
+    background = False
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [

@@ -108,12 +108,14 @@ class IssueImport(GenericAPIView):
             actor=request.user, upload=upload, file_name=upload.name, dry_run=dry_run
         )
         data = _job_data(request, job)
-        if job.status == ImportStatus.FAILED:
+        # A large file is accepted (202) even if the worker was quick enough to
+        # finish it, or fail in it, already: only one it could not be sent to is not.
+        if job.status == ImportStatus.FAILED and not (job.background and job.started_at):
             return Response(
                 error_body(job.detail or "The import failed."),
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
-        if job.status == ImportStatus.DONE:
+        if job.status == ImportStatus.DONE and not job.background:
             return Response(data)
         return Response(
             data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]}

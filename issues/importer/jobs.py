@@ -43,7 +43,9 @@ def start_import(*, actor: User, upload, file_name: str = "", dry_run: bool = Fa
     it with ValidationError({"file": [...]}) / PayloadTooLarge if it cannot be
     imported at all, then run it now (small files: the job comes back finished)
     or queue it for the worker (files over IMPORT_ASYNC_ROWS rows: the job comes
-    back QUEUED, or FAILED if no worker could be asked)."""
+    back with `background` set, QUEUED, or FAILED if no worker could be asked;
+    outside a transaction the worker may already have taken it, or even finished
+    it, by the time it comes back)."""
     if not roles.can_triage(actor):
         raise PermissionDenied("Only maintainers and admins may import issues.")
     job_id = uuid.uuid4()
@@ -75,7 +77,8 @@ def start_import(*, actor: User, upload, file_name: str = "", dry_run: bool = Fa
     )
     if estimate > settings.IMPORT_ASYNC_ROWS:
         transaction.on_commit(partial(_enqueue, job.pk))
-        job.refresh_from_db()
+        job.refresh_from_db()  # FAILED if the worker could not be asked
+        job.background = True
         return job
     return run_job(job.pk)
 

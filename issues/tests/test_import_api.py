@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
+from issues import importer
 from issues.models import EventKind, ImportJob, ImportStatus, Issue, IssueEvent
 from issues.tests.api import assert_error, client_for
 from issues.tests.csv_helpers import csv_bytes, upload, wait_for_job
@@ -150,6 +151,42 @@ def test_a_large_file_answers_202_with_a_status_url(maintainer, maintainer_api, 
     )
     status = maintainer_api.get(body["status_url"]).json()
     assert (status["status"], status["progress"], status["total_lines"]) == ("queued", 0, 6)
+
+
+# Outside a transaction (as a request runs) the job is sent to the worker at once,
+# before the answer is written: a quick worker can be done, or the broker found
+# down, by then.
+@pytest.mark.django_db(transaction=True)
+def test_a_large_file_is_202_even_if_the_worker_finished_it_first(settings, monkeypatch):
+    settings.IMPORT_ASYNC_ROWS = 3
+    monkeypatch.setattr(
+        "issues.importer.tasks.import_csv.apply_async",
+        lambda args, **options: importer.run_job(args[0]),  # a worker quicker than us
+    )
+    api = client_for(UserFactory(role="MAINTAINER"))
+
+    response = post(api, csv_bytes([["title"], *[[f"Issue {n}"] for n in range(5)]]))
+
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "done"
+    assert api.get(response["Location"]).json()["created"] == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_file_no_worker_can_be_asked_for_is_503(settings, monkeypatch):
+    settings.IMPORT_ASYNC_ROWS = 3
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to redis")
+
+    monkeypatch.setattr("issues.importer.tasks.import_csv.apply_async", down)
+    api = client_for(UserFactory(role="MAINTAINER"))
+
+    response = post(api, csv_bytes([["title"], *[[f"Issue {n}"] for n in range(5)]]))
+
+    assert_error(response, 503)
+    assert "could not be reached" in response.json()["detail"]
+    assert not Issue.objects.exists()
 
 
 @pytest.mark.django_db
