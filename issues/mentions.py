@@ -58,6 +58,12 @@ def handles_in(text: str | None) -> set[str]:
     return {match.group(1).lower() for match in MENTION_RE.finditer(text)}
 
 
+def resolve_in(texts: Iterable[str | None]) -> dict[str, User | None]:
+    """resolve() for every name several texts mention, looked up together: one
+    query at most (none when they name no one), for a page or a batch of mail."""
+    return resolve(set().union(*map(handles_in, texts)))
+
+
 def resolve(handles: Iterable[str]) -> dict[str, User | None]:
     """name -> the one active user it names, or None. One query at most."""
     wanted = sorted({handle.lower() for handle in handles})[:MAX_HANDLES]

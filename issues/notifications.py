@@ -186,8 +186,7 @@ def _reasons(events: list[IssueEvent]) -> dict[tuple[int, int], tuple[str, str, 
     never for the person who made the change."""
     watchers = _watchers(events)
     texts = _mention_texts(events)
-    handles = set().union(*(mentions.handles_in(t) for pair in texts.values() for t in pair))
-    named = mentions.resolve(handles) if handles else {}
+    named = mentions.resolve_in(t for pair in texts.values() for t in pair)
     reasons: dict[tuple[int, int], tuple[str, str, str]] = {}
     for event in events:
         for user_id, reason, text, quote in _concerned(event, watchers, texts, named):

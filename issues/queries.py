@@ -274,11 +274,7 @@ def timeline_entries(issue: Issue) -> list[dict]:
         for event in timeline(issue).exclude(kind=EventKind.COMMENT_ADDED)
     ]
     comments = threaded_comments(issue)
-    mentions.resolve(
-        set().union(
-            mentions.handles_in(issue.description), *(mentions.handles_in(c.body) for c in comments)
-        )
-    )
+    mentions.resolve_in([issue.description, *(comment.body for comment in comments)])
     thread: list[Comment] = []
     for comment in comments:
         if comment.depth == 0:
