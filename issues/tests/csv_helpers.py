@@ -1,5 +1,5 @@
 """What the CSV import and export tests share: building files, uploading them,
-and starting a real Celery worker against the test database."""
+starting a real Celery worker against the test database, or no broker at all."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def run_import(actor, content: bytes | str, *, dry_run: bool = False, name="issu
     return importer.start_import(
         actor=actor, upload=upload(content, name), file_name=name, dry_run=dry_run
     )
+
+
+def broker_down(monkeypatch) -> None:
+    """Sending the import task fails as it does with Redis unreachable."""
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to redis")
+
+    monkeypatch.setattr("issues.importer.tasks.import_csv.apply_async", down)
 
 
 def write_rows(path: Path, count: int, *, start: int = 0, extra: str = "") -> Path:

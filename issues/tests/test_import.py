@@ -29,7 +29,7 @@ from issues.models import (
     Status,
     Watch,
 )
-from issues.tests.csv_helpers import csv_bytes, run_import, write_rows
+from issues.tests.csv_helpers import broker_down, csv_bytes, run_import, write_rows
 from issues.tests.factories import LabelFactory
 
 pytestmark = pytest.mark.django_db
@@ -645,11 +645,7 @@ def test_an_unreachable_broker_fails_the_job_with_a_reason(
     maintainer, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     settings.IMPORT_ASYNC_ROWS = 1
-
-    def down(*args, **kwargs):
-        raise ConnectionError("Error 111 connecting to redis")
-
-    monkeypatch.setattr("issues.importer.tasks.import_csv.apply_async", down)
+    broker_down(monkeypatch)
     with django_capture_on_commit_callbacks(execute=True):
         job = run_import(maintainer, "title\na\nb\n")
 

@@ -9,7 +9,7 @@ from accounts.tests.factories import UserFactory
 from issues import importer
 from issues.models import EventKind, ImportJob, ImportStatus, Issue, IssueEvent
 from issues.tests.api import assert_error, client_for
-from issues.tests.csv_helpers import csv_bytes, upload, wait_for_job
+from issues.tests.csv_helpers import broker_down, csv_bytes, upload, wait_for_job
 from tracker.tests.support import CeleryWorker
 
 URL = "/api/issues/import/"
@@ -175,11 +175,7 @@ def test_a_large_file_is_202_even_if_the_worker_finished_it_first(settings, monk
 @pytest.mark.django_db(transaction=True)
 def test_a_large_file_no_worker_can_be_asked_for_is_503(settings, monkeypatch):
     settings.IMPORT_ASYNC_ROWS = 3
-
-    def down(*args, **kwargs):
-        raise ConnectionError("Error 111 connecting to redis")
-
-    monkeypatch.setattr("issues.importer.tasks.import_csv.apply_async", down)
+    broker_down(monkeypatch)
     api = client_for(UserFactory(role="MAINTAINER"))
 
     response = post(api, csv_bytes([["title"], *[[f"Issue {n}"] for n in range(5)]]))
