@@ -5,8 +5,19 @@ import re
 from operator import attrgetter
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Exists, F, FloatField, Func, OrderBy, OuterRef, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    OrderBy,
+    OuterRef,
+    QuerySet,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
@@ -14,7 +25,6 @@ from accounts import roles
 from accounts.models import Role, User
 from issues import mentions
 from issues.models import (
-    Attachment,
     Comment,
     EventKind,
     Issue,
@@ -22,7 +32,6 @@ from issues.models import (
     IssueLabel,
     IssueSearch,
     Label,
-    Watch,
 )
 from tracker.db import one
 
@@ -59,13 +68,7 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
     issue = one(
         visible_issues(user)
         .select_related("reporter", "assignee")
-        .annotate(
-            label_ids=ArraySubquery(
-                IssueLabel.objects.filter(issue_id=OuterRef("pk")).values("label_id")
-            ),
-            user_watching=Exists(Watch.objects.filter(user_id=user.pk, issue_id=OuterRef("pk"))),
-            has_attachments=Exists(Attachment.objects.filter(issue_id=OuterRef("pk"))),
-        )
+        .annotate(**_page_extras(user))
         .filter(number=number)
     )
     if issue is not None:
@@ -76,6 +79,30 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
         own._prefetch_done = True
         issue._prefetched_objects_cache = {"labels": own}
     return issue, all_labels
+
+
+def _page_extras(user) -> dict[str, RawSQL]:
+    """The issue page's three subqueries as SQL. As ORM subqueries (ArraySubquery,
+    Exists) the same SQL cost a millisecond more to build and compile on every
+    page than the database takes to run it (1,000,000 issues, 2026-12-05)."""
+    return {
+        "label_ids": RawSQL(
+            'ARRAY(SELECT label_id FROM issues_issue_labels WHERE issue_id = "issues_issue".id)',
+            (),
+            output_field=ArrayField(BigIntegerField()),
+        ),
+        "user_watching": RawSQL(
+            "EXISTS(SELECT 1 FROM issues_watch"
+            ' WHERE issue_id = "issues_issue".id AND user_id = %s)',
+            (user.pk,),
+            output_field=BooleanField(),
+        ),
+        "has_attachments": RawSQL(
+            'EXISTS(SELECT 1 FROM issues_attachment WHERE issue_id = "issues_issue".id)',
+            (),
+            output_field=BooleanField(),
+        ),
+    }
 
 
 def label_names() -> ArraySubquery:
