@@ -64,8 +64,13 @@ class Issue(models.Model):
     description = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MEDIUM)
+    # The people's foreign keys have no index of their own: the (reporter,
+    # updated_at) and (assignee, status) indexes lead with them.
     reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_issues"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="reported_issues",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -73,6 +78,7 @@ class Issue(models.Model):
         null=True,
         blank=True,
         related_name="assigned_issues",
+        db_index=False,
     )
     labels = models.ManyToManyField(Label, blank=True, related_name="issues", through="IssueLabel")
     version = models.PositiveIntegerField(default=1)
@@ -213,7 +219,10 @@ class IssueSearch(models.Model):
 
 
 class Comment(models.Model):
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="comments")
+    # No index of its own: the (issue, created_at) index leads with it.
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="comments", db_index=False
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="comments"
     )
@@ -246,7 +255,10 @@ def attachment_path(instance: "Attachment", filename: str) -> str:
 
 
 class Attachment(models.Model):
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="attachments")
+    # No index of its own: the (issue, created_at) index leads with it.
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="attachments", db_index=False
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attachments"
     )
@@ -278,7 +290,10 @@ class IssueEvent(models.Model):
     """One entry of an issue's timeline. Append only: a trigger installed by the
     migrations makes PostgreSQL refuse any UPDATE of these rows."""
 
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the (issue, created_at) index leads with it.
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     # PROTECT, not SET_NULL: nulling the actor would be an UPDATE the table refuses.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
