@@ -4,12 +4,12 @@ scoping cannot be forgotten, and the joins a page needs are made once."""
 import re
 from operator import attrgetter
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import (
     BigIntegerField,
     BooleanField,
+    CharField,
     Exists,
     F,
     FloatField,
@@ -105,12 +105,19 @@ def _page_extras(user) -> dict[str, RawSQL]:
     }
 
 
-def label_names() -> ArraySubquery:
+def label_names() -> RawSQL:
     """An issue's label names as an array, read with the issue itself instead of
     by a prefetch. Unsorted: whoever shows or compares them sorts them
-    (validation.sorted_names), the same whatever the database's collation."""
-    names = Label.objects.filter(issues=OuterRef("pk")).order_by()
-    return ArraySubquery(names.values("name"))
+    (validation.sorted_names), the same whatever the database's collation. As
+    SQL for the reason of _page_extras: as an ArraySubquery it was built and
+    compiled anew for every issue read."""
+    return RawSQL(
+        "ARRAY(SELECT label.name FROM issues_issue_labels link"
+        " JOIN issues_label label ON label.id = link.label_id"
+        ' WHERE link.issue_id = "issues_issue".id)',
+        (),
+        output_field=ArrayField(CharField()),
+    )
 
 
 # What the API does not show of the people on an issue (it shows their id and
