@@ -58,6 +58,26 @@ def issue_detail(user, **lookup) -> Issue | None:
     return one(issue_list(user).filter(**lookup))
 
 
+def listed_issues(user) -> QuerySet[Issue]:
+    """issue_list for the pages that read every label anyway (the list and the
+    board, for their label filter): each issue's label ids instead of a prefetch
+    of its labels, which `give_labels` turns into its labels."""
+    return (
+        visible_issues(user).select_related("reporter", "assignee").annotate(label_ids=_label_ids())
+    )
+
+
+def give_labels(issues, all_labels: list[Label]) -> None:
+    """Stores for each issue (read with `label_ids`) what prefetch_related("labels")
+    would have: its labels, taken from `all_labels` instead of read again."""
+    for issue in issues:
+        ids = set(issue.label_ids)
+        own = issue.labels.all()
+        own._result_cache = [label for label in all_labels if label.pk in ids]
+        own._prefetch_done = True
+        issue._prefetched_objects_cache = {"labels": own}
+
+
 def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
     """The issue page's issue and every label (for the panel's picker), in two
     queries: the issue comes with its people, whether `user` watches it
@@ -65,32 +85,27 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
     none, and then they need no query) and its label ids, and its labels are
     taken from the list of all labels instead of being read again."""
     all_labels = list(labels())
-    issue = one(
-        visible_issues(user)
-        .select_related("reporter", "assignee")
-        .annotate(**_page_extras(user))
-        .filter(number=number)
-    )
+    issue = one(listed_issues(user).annotate(**_page_extras(user)).filter(number=number))
     if issue is not None:
-        # What prefetch_related("labels") would have stored, from the labels at hand.
-        ids = set(issue.label_ids)
-        own = issue.labels.all()
-        own._result_cache = [label for label in all_labels if label.pk in ids]
-        own._prefetch_done = True
-        issue._prefetched_objects_cache = {"labels": own}
+        give_labels([issue], all_labels)
     return issue, all_labels
 
 
+def _label_ids() -> RawSQL:
+    """An issue's label ids as an array (as SQL: see _page_extras)."""
+    return RawSQL(
+        'ARRAY(SELECT label_id FROM issues_issue_labels WHERE issue_id = "issues_issue".id)',
+        (),
+        output_field=ArrayField(BigIntegerField()),
+    )
+
+
 def _page_extras(user) -> dict[str, RawSQL]:
-    """The issue page's three subqueries as SQL. As ORM subqueries (ArraySubquery,
-    Exists) the same SQL cost a millisecond more to build and compile on every
-    page than the database takes to run it (1,000,000 issues, 2026-12-05)."""
+    """The issue page's two flags. This and the label arrays are written as SQL:
+    as ORM subqueries (Exists, ArraySubquery) the issue page's three cost a
+    millisecond more to build and compile on every page than the database takes
+    to run them (1,000,000 issues, 2026-12-05)."""
     return {
-        "label_ids": RawSQL(
-            'ARRAY(SELECT label_id FROM issues_issue_labels WHERE issue_id = "issues_issue".id)',
-            (),
-            output_field=ArrayField(BigIntegerField()),
-        ),
         "user_watching": RawSQL(
             "EXISTS(SELECT 1 FROM issues_watch"
             ' WHERE issue_id = "issues_issue".id AND user_id = %s)',
@@ -109,8 +124,7 @@ def label_names() -> RawSQL:
     """An issue's label names as an array, read with the issue itself instead of
     by a prefetch. Unsorted: whoever shows or compares them sorts them
     (validation.sorted_names), the same whatever the database's collation. As
-    SQL for the reason of _page_extras: as an ArraySubquery it was built and
-    compiled anew for every issue read."""
+    SQL: see _page_extras."""
     return RawSQL(
         "ARRAY(SELECT label.name FROM issues_issue_labels link"
         " JOIN issues_label label ON label.id = link.label_id"

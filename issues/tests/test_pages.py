@@ -151,7 +151,29 @@ def test_the_list_runs_the_same_number_of_queries_for_few_and_many_issues(mainta
         client.get(url("list"))
 
     assert len(many) == len(few)
-    assert len(many) <= 8
+    assert len(many) <= 7
+
+
+def test_each_row_and_card_shows_its_own_labels(maintainer, reporter):
+    """The list and the board read each issue's label ids and take its labels from
+    the filter's list of every label: each issue shows its own, in name order."""
+    for name in ("ui", "api", "db"):
+        LabelFactory(name=name)
+    wanted = {"alpha issue": ["api", "ui"], "beta issue": ["db"], "gamma issue": []}
+    for title, names in wanted.items():
+        issue = IssueFactory(reporter=reporter, title=title)
+        services.replace_labels(actor=maintainer, issue=issue, labels=names)
+    client = logged_in(maintainer)
+
+    for page, item in ((url("list"), "<tr"), (url("board"), '<li class="card-item"')):
+        chunks = client.get(page).content.decode().split(item)[1:]
+        shown = {
+            title: re.findall(r'<span class="label"[^>]*>([^<]+)</span>', chunk)
+            for chunk in chunks
+            for title in wanted
+            if title in chunk
+        }
+        assert shown == wanted, page
 
 
 def _busy_issue(maintainer, reporter, labels):

@@ -21,13 +21,14 @@ MAX_COLUMN_CARDS = 500
 
 def _filtered(request):
     """The visible issues narrowed by the query string, and the filter (for its
-    errors and values). Bad parameters show as errors, never as a 500."""
-    issue_filter = IssueFilter(
-        request.GET, queryset=queries.issue_list(request.user), request=request
-    )
+    errors and values). Bad parameters show as errors, never as a 500. The
+    issues come with their label ids: their labels are taken from the filter's
+    (queries.give_labels)."""
+    issues = queries.listed_issues(request.user)
+    issue_filter = IssueFilter(request.GET, queryset=issues, request=request)
     if issue_filter.is_valid():
         return issue_filter.qs, issue_filter
-    return queries.issue_list(request.user).none(), issue_filter
+    return issues.none(), issue_filter
 
 
 def _filter_context(request, issue_filter) -> dict:
@@ -36,7 +37,7 @@ def _filter_context(request, issue_filter) -> dict:
         "filter_errors": issue_filter.errors,
         "statuses": Status.choices,
         "severities": [(s.name, s.label) for s in Severity],
-        "labels": queries.labels(),
+        "labels": list(queries.labels()),
         "assignee_select": {
             "options": [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *assignee_options()],
             "current": request.GET.get("assignee", ""),
@@ -64,12 +65,14 @@ def _list_context(request, selected=frozenset(), **extra) -> dict:
     page = paging.get_page(
         issues, request.GET.get("page"), PAGE_SIZE, counted=issue_filter.counted()
     )
+    filters = _filter_context(request, issue_filter)
+    queries.give_labels(page.object_list, filters["labels"])
     return {
         "page": page,
         "issues": page.object_list,
         "selected": selected,
         **extra,
-        **_filter_context(request, issue_filter),
+        **filters,
     }
 
 
@@ -130,7 +133,9 @@ def board(request):
         column["cards"] = column_cards[: column["shown"]]
         column["more"] = len(column_cards) > column["shown"]
         column["count"] = counts[column["status"]]
-    context = {"columns": columns, **_filter_context(request, issue_filter)}
+    filters = _filter_context(request, issue_filter)
+    queries.give_labels((card for column in columns for card in column["cards"]), filters["labels"])
+    context = {"columns": columns, **filters}
     if request.htmx and request.htmx.target == "board":
         return render(request, "issues/_board.html", context)
     return render(request, "issues/board.html", context)
