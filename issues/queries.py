@@ -69,11 +69,13 @@ def listed_issues(user) -> QuerySet[Issue]:
 
 def give_labels(issues, all_labels: list[Label]) -> None:
     """Stores for each issue (read with `label_ids`) what prefetch_related("labels")
-    would have: its labels, taken from `all_labels` instead of read again."""
+    would have: its labels, taken from `all_labels` (in their order) instead of
+    read again."""
+    ranked = {label.pk: (rank, label) for rank, label in enumerate(all_labels)}
     for issue in issues:
-        ids = set(issue.label_ids)
         own = issue.labels.all()
-        own._result_cache = [label for label in all_labels if label.pk in ids]
+        found = sorted(ranked[pk] for pk in issue.label_ids if pk in ranked)
+        own._result_cache = [label for _, label in found]
         own._prefetch_done = True
         issue._prefetched_objects_cache = {"labels": own}
 
