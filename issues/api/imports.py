@@ -108,9 +108,9 @@ class IssueImport(GenericAPIView):
             actor=request.user, upload=upload, file_name=upload.name, dry_run=dry_run
         )
         data = _job_data(request, job)
-        # A large file is accepted (202) even if the worker was quick enough to
-        # finish it, or fail in it, already: only one it could not be sent to is not.
-        if job.status == ImportStatus.FAILED and not (job.background and job.started_at):
+        # A job with the worker is accepted (202) whatever the worker has done with
+        # it since; one it could not be sent to is a 503.
+        if job.status == ImportStatus.FAILED and not job.background:
             return Response(
                 error_body(job.detail or "The import failed."),
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -43,9 +43,7 @@ def start_import(*, actor: User, upload, file_name: str = "", dry_run: bool = Fa
     it with ValidationError({"file": [...]}) / PayloadTooLarge if it cannot be
     imported at all, then run it now (small files: the job comes back finished)
     or queue it for the worker (files over IMPORT_ASYNC_ROWS rows: the job comes
-    back with `background` set, QUEUED, or FAILED if no worker could be asked;
-    outside a transaction the worker may already have taken it, or even finished
-    it, by the time it comes back)."""
+    back with `background` set, or FAILED without it if no worker could be asked)."""
     if not roles.can_triage(actor):
         raise PermissionDenied("Only maintainers and admins may import issues.")
     job_id = uuid.uuid4()
@@ -77,8 +75,11 @@ def start_import(*, actor: User, upload, file_name: str = "", dry_run: bool = Fa
     )
     if estimate > settings.IMPORT_ASYNC_ROWS:
         transaction.on_commit(partial(_enqueue, job.pk))
-        job.refresh_from_db()  # FAILED if the worker could not be asked
-        job.background = True
+        job.refresh_from_db()
+        # With the worker, unless sending it failed (FAILED before it ever started):
+        # outside a transaction the worker may have taken it, or even finished or
+        # failed it, already.
+        job.background = not (job.status == ImportStatus.FAILED and job.started_at is None)
         return job
     return run_job(job.pk)
 
