@@ -16,6 +16,7 @@ rate, DRF answers 429 with Retry-After in our error shape (tracker.api).
 import logging
 import time
 
+import redis
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import RedisError
@@ -27,6 +28,15 @@ log = logging.getLogger(__name__)
 CACHE_ALIAS = "throttle"
 RETRY_SECONDS = 10.0
 UNREACHABLE = (RedisError, OSError)
+
+# INCR, and the expiry when it creates the key: one command, so one round trip
+# and atomic, where a pipeline of SET NX and INCR cost redis-py half as much
+# again in Python.
+COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
 
 class _Outage:
@@ -72,17 +82,30 @@ class FailOpenThrottle(throttling.SimpleRateThrottle):
     def _count(self, ident: str) -> bool:
         window = int(time.time() // self.duration)
         key = self.cache.make_and_validate_key(f"{ident}:{window}")
-        # The cache's own client (Django's API has no atomic "increment or create").
-        client = self.cache._cache.get_client(key, write=True)
-        pipe = client.pipeline(transaction=False)
-        pipe.set(key, 0, ex=self.duration + 1, nx=True)
-        pipe.incr(key)
-        count = pipe.execute()[1]
+        count = _counter(self.cache)(keys=[key], args=[self.duration + 1])
         return count <= self.num_requests
 
     def wait(self):
         """Seconds until the current window ends and the count starts again."""
         return self.duration - time.time() % self.duration
+
+
+_counters: dict = {}
+
+
+def _counter(cache):
+    """COUNT_SCRIPT on a client of the cache's connection pool, which
+    tracker.redis_pool shares across the process. Django's API has no atomic
+    "increment or create", so this reaches into its Redis client; and it keeps
+    one client per pool, where Django builds one per call (0.1 ms; under ASGI
+    the cache itself is built anew for each request)."""
+    pool = cache._cache._get_connection_pool(write=True)
+    counter = _counters.get(pool)
+    if counter is None:
+        counter = _counters.setdefault(
+            pool, redis.Redis(connection_pool=pool).register_script(COUNT_SCRIPT)
+        )
+    return counter
 
 
 class AnonRateThrottle(FailOpenThrottle, throttling.AnonRateThrottle):
