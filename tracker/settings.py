@@ -152,6 +152,8 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "issues:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Django's database sessions, read by a statement written once (tracker.sessions).
+SESSION_ENGINE = "tracker.sessions"
 # Argon2 for new and re-hashed passwords; the others still verify older hashes.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
