@@ -1,10 +1,10 @@
 """API rate limits (DRF throttling) that never turn a Redis outage into a 500.
 
 The counters live in the `throttle` cache (Redis, shared by every web process),
-one per client and window: a fixed-window count (SET NX with the window's
-expiry, then INCR, in one round trip) instead of DRF's list of every request's
-time, which costs two round trips and a pickle of up to `rate` floats per
-request. At a window's edge a client may get up to twice its rate in a short
+one per client and window: a fixed-window count (COUNT_SCRIPT: INCR, and the
+window's expiry when that creates the counter, in one round trip) instead of
+DRF's list of every request's time, which costs two round trips and a pickle of
+up to `rate` floats per request. At a window's edge a client may get up to twice its rate in a short
 burst, the usual price of fixed windows.
 
 When that cache cannot be reached the request is let through and a warning is

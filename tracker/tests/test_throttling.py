@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from django.core.cache import caches
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -101,6 +102,24 @@ def test_the_count_starts_again_in_the_next_window(rates, reporter, clock):
 
     clock.now += 1
     assert [client.get(ME).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_window_s_counter_expires_with_it_and_later_requests_keep_its_expiry(
+    rates, reporter, settings
+):
+    rates(user="5/minute")
+    client = as_user(reporter)
+    client.get(ME)
+    cache = caches["throttle"]
+    redis = cache._cache.get_client(write=True)
+    (key,) = redis.keys(f"{settings.CACHES['throttle']['KEY_PREFIX']}:*")
+    first = redis.ttl(key)
+
+    client.get(ME)
+
+    assert 0 < first <= 61
+    assert 0 < redis.ttl(key) <= first
+    assert int(redis.get(key)) == 2
 
 
 def test_the_rate_is_per_user_not_per_address(rates, reporter, maintainer):
