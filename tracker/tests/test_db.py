@@ -1,19 +1,25 @@
-"""The lookups written once as SQL (tracker.db.fetch_one: the API token, the
-session) read exactly what the ORM reads, and what they build behaves as a
-model instance the ORM loaded."""
+"""The reads that skip Django's per-call query building (tracker.db: fetch_one
+for the API token and the session, Prepared for reads of fixed shape) read
+exactly what the ORM reads, and what they build behaves as a model instance the
+ORM loaded."""
 
+import threading
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.authentication import _token_sql
 from accounts.models import ApiToken, User
 from accounts.services import create_token
-from tracker.db import fetch_one
+from issues import services
+from issues.models import EventKind, Issue, IssueEvent
+from issues.tests.factories import IssueFactory
+from tracker.db import Prepared, fetch_one
 from tracker.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +86,95 @@ def test_an_unknown_session_key_reads_nothing():
 
     assert again.load() == {}
     assert again.session_key is None
+
+
+def events_of(issue_id):
+    return (
+        IssueEvent.objects.filter(issue_id=issue_id)
+        .exclude(kind=EventKind.COMMENT_ADDED)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+
+
+def snapshot(objects) -> list:
+    return [
+        (field_values(o), o.actor and field_values(o.actor), getattr(o, "n", None)) for o in objects
+    ]
+
+
+def test_a_prepared_read_gives_what_its_queryset_gives_for_each_call_s_values(reporter, maintainer):
+    first = IssueFactory(reporter=reporter)
+    services.update_issue(actor=maintainer, issue=first, version=1, changes={"status": "TRIAGED"})
+    second = IssueFactory(reporter=maintainer)
+    events = Prepared(events_of)
+
+    for issue in (first, second, first):
+        got = events(issue.pk)
+        assert snapshot(got) == snapshot(events_of(issue.pk))
+        assert got and all(isinstance(e.data, dict) for e in got)  # JSON decoded
+    assert events(uuid.uuid4()) == []
+
+
+def test_nullable_related_rows_and_annotations_come_back_as_the_orm_s(reporter, maintainer):
+    def issue_by_number(number, n):
+        return (
+            Issue.objects.select_related("reporter", "assignee")
+            .annotate(n=models.Value(n))
+            .filter(number=number)
+        )
+
+    assigned = IssueFactory(reporter=maintainer, assignee=maintainer.pk)
+    nobody = IssueFactory(reporter=reporter)
+    read = Prepared(issue_by_number)
+
+    for issue in (assigned, nobody):
+        (got,) = read(issue.number, 7)
+        (orm,) = issue_by_number(issue.number, 7)
+        assert field_values(got) == field_values(orm) and got.n == orm.n == 7
+        assert field_values(got.reporter) == field_values(orm.reporter)
+        assert (got.assignee and field_values(got.assignee)) == (
+            orm.assignee and field_values(orm.assignee)
+        )
+    assert read.one(nobody.number, 1).assignee is None
+    assert read.one(assigned.number, 1).assignee == maintainer
+
+
+def test_a_prepared_read_is_one_query_on_the_calling_thread_s_connection(reporter):
+    issue = IssueFactory(reporter=reporter)
+    events = Prepared(events_of)
+    events(issue.pk)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert len(events(issue.pk)) == 1
+    assert len(queries) == 1
+
+    found = []
+
+    def elsewhere():
+        found.append(events.one(uuid.uuid4()))
+        connection.close()
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert found == [None]
+
+
+def test_arguments_of_another_type_than_the_first_call_s_are_refused(reporter):
+    issue = IssueFactory(reporter=reporter)
+    events = Prepared(events_of)
+    events(issue.pk)
+
+    with pytest.raises(TypeError):
+        events(str(issue.pk))
+
+
+def test_a_read_whose_argument_does_not_reach_its_sql_is_refused():
+    with pytest.raises(ValueError, match="do not reach the SQL"):
+        Prepared(lambda number: Issue.objects.all())(1)
+
+
+def test_only_int_str_and_uuid_arguments_are_taken():
+    with pytest.raises(TypeError):
+        Prepared(lambda when: Issue.objects.filter(created_at=when))(timezone.now())
