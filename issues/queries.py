@@ -2,6 +2,7 @@
 scoping cannot be forgotten, and the joins a page needs are made once."""
 
 import re
+import uuid
 from operator import attrgetter
 
 from django.contrib.postgres.fields import ArrayField
@@ -33,7 +34,7 @@ from issues.models import (
     IssueSearch,
     Label,
 )
-from tracker.db import one
+from tracker.db import Prepared, one
 
 SEARCH_CONFIG = "english"
 NUMBER_QUERY = re.compile(r"#?(\d{1,18})")
@@ -42,10 +43,26 @@ NUMBER_QUERY = re.compile(r"#?(\d{1,18})")
 def visible_issues(user) -> QuerySet[Issue]:
     """The issues `user` may see: all of them for maintainers and admins, the
     ones they reported for reporters, none for anonymous or inactive users."""
+    return _scoped(_scope(user), user.pk)
+
+
+# What a user may see of the issues, as visible_issues reads it.
+ALL, OWN, NONE = "all", "own", "none"
+
+
+def _scope(user) -> str:
     if roles.sees_all_issues(user):
-        return Issue.objects.all()
+        return ALL
     if roles.can_create_issue(user):
-        return Issue.objects.filter(reporter=user)
+        return OWN
+    return NONE
+
+
+def _scoped(scope: str, user_id) -> QuerySet[Issue]:
+    if scope == ALL:
+        return Issue.objects.all()
+    if scope == OWN:
+        return Issue.objects.filter(reporter_id=user_id)
     return Issue.objects.none()
 
 
@@ -62,9 +79,11 @@ def listed_issues(user) -> QuerySet[Issue]:
     """issue_list for the pages that read every label anyway (the list and the
     board, for their label filter): each issue's label ids instead of a prefetch
     of its labels, which `give_labels` turns into its labels."""
-    return (
-        visible_issues(user).select_related("reporter", "assignee").annotate(label_ids=_label_ids())
-    )
+    return _listed(visible_issues(user))
+
+
+def _listed(issues: QuerySet[Issue]) -> QuerySet[Issue]:
+    return issues.select_related("reporter", "assignee").annotate(label_ids=_label_ids())
 
 
 def give_labels(issues, all_labels: list[Label]) -> None:
@@ -86,8 +105,9 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
     (`user_watching`), whether it has attachments (`has_attachments`: most have
     none, and then they need no query) and its label ids, and its labels are
     taken from the list of all labels instead of being read again."""
-    all_labels = list(labels())
-    issue = one(listed_issues(user).annotate(**_page_extras(user)).filter(number=number))
+    all_labels = every_label()
+    scope = _scope(user)
+    issue = None if scope == NONE else _issue_page[scope].one(user.pk, number)
     if issue is not None:
         give_labels([issue], all_labels)
     return issue, all_labels
@@ -102,7 +122,21 @@ def _label_ids() -> RawSQL:
     )
 
 
-def _page_extras(user) -> dict[str, RawSQL]:
+def _page_issue(issues: QuerySet[Issue], user_id: int, number: int) -> QuerySet[Issue]:
+    return _listed(issues).annotate(**_page_extras(user_id)).filter(number=number)
+
+
+# Compiled once for each scope (tracker.db.Prepared); the user's id reaches the
+# SQL in both, through user_watching.
+_issue_page = {
+    scope: Prepared(
+        lambda user_id, number, scope=scope: _page_issue(_scoped(scope, user_id), user_id, number)
+    )
+    for scope in (ALL, OWN)
+}
+
+
+def _page_extras(user_id: int) -> dict[str, RawSQL]:
     """The issue page's two flags. This and the label arrays are written as SQL:
     as ORM subqueries (Exists, ArraySubquery) the issue page's three cost a
     millisecond more to build and compile on every page than the database takes
@@ -111,7 +145,7 @@ def _page_extras(user) -> dict[str, RawSQL]:
         "user_watching": RawSQL(
             "EXISTS(SELECT 1 FROM issues_watch"
             ' WHERE issue_id = "issues_issue".id AND user_id = %s)',
-            (user.pk,),
+            (user_id,),
             output_field=BooleanField(),
         ),
         "has_attachments": RawSQL(
@@ -152,9 +186,12 @@ def api_issue_list(user) -> QuerySet[Issue]:
     """Visible issues as the API renders them: the people joined, the label
     names (all the API shows of labels) gathered in the same query as an array,
     so one issue is one query and a page is one query plus its count."""
+    return _as_api_renders(visible_issues(user))
+
+
+def _as_api_renders(issues: QuerySet[Issue]) -> QuerySet[Issue]:
     return (
-        visible_issues(user)
-        .select_related("reporter", "assignee")
+        issues.select_related("reporter", "assignee")
         .defer(*(f"{who}__{f}" for who in ("reporter", "assignee") for f in UNSHOWN_USER_FIELDS))
         .annotate(label_names=label_names())
     )
@@ -162,6 +199,25 @@ def api_issue_list(user) -> QuerySet[Issue]:
 
 def api_issue(user, **lookup) -> Issue | None:
     return one(api_issue_list(user).filter(**lookup))
+
+
+# The API detail's read, compiled once for each scope (tracker.db.Prepared).
+_api_issue_by_id = {
+    ALL: Prepared(lambda issue_id: _as_api_renders(_scoped(ALL, None)).filter(pk=issue_id)),
+    OWN: Prepared(
+        lambda issue_id, user_id: _as_api_renders(_scoped(OWN, user_id)).filter(pk=issue_id)
+    ),
+}
+
+
+def api_issue_by_id(user, issue_id: uuid.UUID) -> Issue | None:
+    """api_issue(user, pk=issue_id): the API's read of one issue."""
+    scope = _scope(user)
+    if scope == ALL:
+        return _api_issue_by_id[ALL].one(issue_id)
+    if scope == OWN:
+        return _api_issue_by_id[OWN].one(issue_id, user.pk)
+    return None
 
 
 class SearchDistance(Func):
@@ -273,10 +329,31 @@ def timeline(issue: Issue) -> QuerySet[IssueEvent]:
     return issue.events.select_related("actor").order_by("created_at", "id")
 
 
+# The issue page's reads of fixed shape, compiled once (tracker.db.Prepared).
+_comments = Prepared(
+    lambda issue_id: (
+        Comment.objects.filter(issue_id=issue_id)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+)
+_events_shown = Prepared(
+    lambda issue_id: (
+        IssueEvent.objects.filter(issue_id=issue_id)
+        .exclude(kind=EventKind.COMMENT_ADDED)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+)
+_every_label = Prepared(lambda: Label.objects.order_by("name"))
+
+
 def threaded_comments(issue: Issue) -> list[Comment]:
     """All comments of an issue in reading order: each thread depth-first, oldest
     first at every level; each comment gets a `depth` attribute."""
-    comments = list(issue.comments.select_related("author").order_by("created_at", "id"))
+    comments = _comments(issue.pk)
+    for comment in comments:
+        comment.issue = issue
     children: dict[int | None, list[Comment]] = {}
     for comment in comments:
         children.setdefault(comment.parent_id, []).append(comment)
@@ -312,6 +389,11 @@ def labels() -> QuerySet[Label]:
     return Label.objects.order_by("name")
 
 
+def every_label() -> list[Label]:
+    """labels(), read: for the pages that show them all (pickers, filters)."""
+    return _every_label()
+
+
 def timeline_entries(issue: Issue) -> list[dict]:
     """The issue page's timeline: events and comment threads in time order. A
     thread (a comment and its replies, depth-first) sits at its first comment's time;
@@ -319,10 +401,11 @@ def timeline_entries(issue: Issue) -> list[dict]:
     The people the comments and the description mention are read here, together,
     so rendering each text asks nothing more (mentions remembers them for the
     request)."""
-    entries = [
-        {"type": "event", "at": event.created_at, "event": event}
-        for event in timeline(issue).exclude(kind=EventKind.COMMENT_ADDED)
-    ]
+    events = _events_shown(issue.pk)
+    entries = []
+    for event in events:
+        event.issue = issue
+        entries.append({"type": "event", "at": event.created_at, "event": event})
     comments = threaded_comments(issue)
     mentions.resolve_in([issue.description, *(comment.body for comment in comments)])
     thread: list[Comment] = []

@@ -65,7 +65,7 @@ def issue_ref(issue_id) -> Issue:
 
 
 def get_visible_issue(request: Request, issue_id) -> Issue:
-    issue = queries.api_issue(request.user, pk=issue_key(issue_id))
+    issue = queries.api_issue_by_id(request.user, issue_key(issue_id))
     if issue is None:
         raise NotFound("No such issue.")
     return issue
@@ -75,7 +75,7 @@ class IssueViewMixin:
     """Renders issues with their ETag; also renders the `current` of a conflict."""
 
     def represent(self, issue: Issue) -> dict:
-        issue = queries.api_issue(self.request.user, pk=issue.pk) or issue
+        issue = queries.api_issue_by_id(self.request.user, issue.pk) or issue
         return s.IssueSerializer(issue, context={"request": self.request}).data
 
     def issue_response(self, issue: Issue, code=status.HTTP_200_OK, **headers) -> Response:

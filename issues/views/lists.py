@@ -37,7 +37,7 @@ def _filter_context(request, issue_filter) -> dict:
         "filter_errors": issue_filter.errors,
         "statuses": Status.choices,
         "severities": [(s.name, s.label) for s in Severity],
-        "labels": list(queries.labels()),
+        "labels": queries.every_label(),
         "assignee_select": {
             "options": [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *assignee_options()],
             "current": request.GET.get("assignee", ""),
