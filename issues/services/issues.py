@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ from issues.services.validation import (
     user_ref,
 )
 from issues.services.watching import auto_watch
-from tracker.db import one
+from tracker.db import Prepared, one
 
 
 @transaction.atomic
@@ -125,11 +126,7 @@ def _prepare_update(
     # label names come with it: the compare-and-set fails if they change before
     # the write (every label change bumps the version), so they are the ones the
     # write replaces and, unless it changes them, the ones it leaves.
-    current = one(
-        Issue.objects.select_related("reporter", "assignee")
-        .annotate(label_names=queries.label_names())
-        .filter(pk=issue.pk)
-    )
+    current = _current.one(_key(issue))
     if current is None:
         raise NotFound("No such issue.")
     current.label_names = sorted_names(current.label_names)
@@ -199,6 +196,22 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
         auto_watch(current, diffs["assignee"])  # a new assignee watches the issue
     notifications.schedule(events)
     return current
+
+
+# An edit's read of the issue it changes, compiled once (tracker.db.Prepared).
+_current = Prepared(
+    lambda pk: (
+        Issue.objects.select_related("reporter", "assignee")
+        .annotate(label_names=queries.label_names())
+        .filter(pk=pk)
+    )
+)
+
+
+def _key(issue: Issue) -> uuid.UUID:
+    """The issue's key as a UUID, as Prepared reads take it (an Issue made from a
+    URL's text may hold it as a string)."""
+    return issue.pk if isinstance(issue.pk, uuid.UUID) else uuid.UUID(str(issue.pk))
 
 
 def _fresh(pk) -> Issue:
