@@ -20,7 +20,7 @@ MAX_FILES = 10
 def new_issue(request):
     context = {
         "severities": [(s.name, s.label) for s in Severity],
-        "all_labels": queries.labels(),
+        "all_labels": queries.every_label(),
         "can_triage": roles.can_triage(request.user),
         "values": {"severity": "MEDIUM"},
         "ticked_labels": set(),
