@@ -66,6 +66,24 @@ def _scoped(scope: str, user_id) -> QuerySet[Issue]:
     return Issue.objects.none()
 
 
+class _VisibleRead:
+    """A read of one of the issues a user may see, compiled once for each scope
+    (tracker.db.Prepared): `build(issues, *args)` narrows and shapes the visible
+    issues."""
+
+    def __init__(self, build):
+        self._all = Prepared(lambda *args: build(_scoped(ALL, None), *args))
+        self._own = Prepared(lambda user_id, *args: build(_scoped(OWN, user_id), *args))
+
+    def one(self, user, *args) -> Issue | None:
+        scope = _scope(user)
+        if scope == ALL:
+            return self._all.one(*args)
+        if scope == OWN:
+            return self._own.one(user.pk, *args)
+        return None
+
+
 def issue_list(user) -> QuerySet[Issue]:
     """Visible issues with what a list row shows, in a constant number of queries."""
     return visible_issues(user).select_related("reporter", "assignee").prefetch_related("labels")
@@ -106,8 +124,7 @@ def issue_page(user, number: int) -> tuple[Issue | None, list[Label]]:
     none, and then they need no query) and its label ids, and its labels are
     taken from the list of all labels instead of being read again."""
     all_labels = every_label()
-    scope = _scope(user)
-    issue = None if scope == NONE else _issue_page[scope].one(user.pk, number)
+    issue = _issue_page.one(user, user.pk, number)
     if issue is not None:
         give_labels([issue], all_labels)
     return issue, all_labels
@@ -122,18 +139,11 @@ def _label_ids() -> RawSQL:
     )
 
 
-def _page_issue(issues: QuerySet[Issue], user_id: int, number: int) -> QuerySet[Issue]:
-    return _listed(issues).annotate(**_page_extras(user_id)).filter(number=number)
-
-
-# Compiled once for each scope (tracker.db.Prepared); the user's id reaches the
-# SQL in both, through user_watching.
-_issue_page = {
-    scope: Prepared(
-        lambda user_id, number, scope=scope: _page_issue(_scoped(scope, user_id), user_id, number)
+_issue_page = _VisibleRead(
+    lambda issues, user_id, number: (
+        _listed(issues).annotate(**_page_extras(user_id)).filter(number=number)
     )
-    for scope in (ALL, OWN)
-}
+)
 
 
 def _page_extras(user_id: int) -> dict[str, RawSQL]:
@@ -201,23 +211,14 @@ def api_issue(user, **lookup) -> Issue | None:
     return one(api_issue_list(user).filter(**lookup))
 
 
-# The API detail's read, compiled once for each scope (tracker.db.Prepared).
-_api_issue_by_id = {
-    ALL: Prepared(lambda issue_id: _as_api_renders(_scoped(ALL, None)).filter(pk=issue_id)),
-    OWN: Prepared(
-        lambda issue_id, user_id: _as_api_renders(_scoped(OWN, user_id)).filter(pk=issue_id)
-    ),
-}
+_api_issue_by_id = _VisibleRead(
+    lambda issues, issue_id: _as_api_renders(issues).filter(pk=issue_id)
+)
 
 
 def api_issue_by_id(user, issue_id: uuid.UUID) -> Issue | None:
     """api_issue(user, pk=issue_id): the API's read of one issue."""
-    scope = _scope(user)
-    if scope == ALL:
-        return _api_issue_by_id[ALL].one(issue_id)
-    if scope == OWN:
-        return _api_issue_by_id[OWN].one(issue_id, user.pk)
-    return None
+    return _api_issue_by_id.one(user, issue_id)
 
 
 class SearchDistance(Func):
@@ -326,10 +327,19 @@ def sorted_like(rows: list, ordering) -> list:
 
 
 def timeline(issue: Issue) -> QuerySet[IssueEvent]:
-    return issue.events.select_related("actor").order_by("created_at", "id")
+    return _events(issue.pk)
+
+
+def _events(issue_id) -> QuerySet[IssueEvent]:
+    return (
+        IssueEvent.objects.filter(issue_id=issue_id)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
 
 
 # The issue page's reads of fixed shape, compiled once (tracker.db.Prepared).
+_events_shown = Prepared(lambda issue_id: _events(issue_id).exclude(kind=EventKind.COMMENT_ADDED))
 _comments = Prepared(
     lambda issue_id: (
         Comment.objects.filter(issue_id=issue_id)
@@ -337,23 +347,12 @@ _comments = Prepared(
         .order_by("created_at", "id")
     )
 )
-_events_shown = Prepared(
-    lambda issue_id: (
-        IssueEvent.objects.filter(issue_id=issue_id)
-        .exclude(kind=EventKind.COMMENT_ADDED)
-        .select_related("actor")
-        .order_by("created_at", "id")
-    )
-)
-_every_label = Prepared(lambda: Label.objects.order_by("name"))
 
 
 def threaded_comments(issue: Issue) -> list[Comment]:
     """All comments of an issue in reading order: each thread depth-first, oldest
     first at every level; each comment gets a `depth` attribute."""
     comments = _comments(issue.pk)
-    for comment in comments:
-        comment.issue = issue
     children: dict[int | None, list[Comment]] = {}
     for comment in comments:
         children.setdefault(comment.parent_id, []).append(comment)
@@ -389,9 +388,9 @@ def labels() -> QuerySet[Label]:
     return Label.objects.order_by("name")
 
 
-def every_label() -> list[Label]:
-    """labels(), read: for the pages that show them all (pickers, filters)."""
-    return _every_label()
+# labels(), read and compiled once (tracker.db.Prepared): for the pages that
+# show them all (pickers, filters).
+every_label = Prepared(labels)
 
 
 def timeline_entries(issue: Issue) -> list[dict]:
@@ -401,11 +400,10 @@ def timeline_entries(issue: Issue) -> list[dict]:
     The people the comments and the description mention are read here, together,
     so rendering each text asks nothing more (mentions remembers them for the
     request)."""
-    events = _events_shown(issue.pk)
-    entries = []
-    for event in events:
-        event.issue = issue
-        entries.append({"type": "event", "at": event.created_at, "event": event})
+    entries = [
+        {"type": "event", "at": event.created_at, "event": event}
+        for event in _events_shown(issue.pk)
+    ]
     comments = threaded_comments(issue)
     mentions.resolve_in([issue.description, *(comment.body for comment in comments)])
     thread: list[Comment] = []
@@ -425,10 +423,6 @@ def assignable_users() -> QuerySet[User]:
     )
 
 
-_assignable_names = Prepared(lambda: assignable_users().only("id", "display_name", "email"))
-
-
-def assignable_people() -> list[User]:
-    """assignable_users(), read with only what a picker shows of them (compiled
-    once: tracker.db.Prepared)."""
-    return _assignable_names()
+# assignable_users(), read with only what a picker shows of them and compiled
+# once (tracker.db.Prepared).
+assignable_people = Prepared(lambda: assignable_users().only("id", "display_name", "email"))
