@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -126,7 +125,7 @@ def _prepare_update(
     # label names come with it: the compare-and-set fails if they change before
     # the write (every label change bumps the version), so they are the ones the
     # write replaces and, unless it changes them, the ones it leaves.
-    current = _current.one(_key(issue))
+    current = _current.one(issue.pk)
     if current is None:
         raise NotFound("No such issue.")
     current.label_names = sorted_names(current.label_names)
@@ -206,12 +205,6 @@ _current = Prepared(
         .filter(pk=pk)
     )
 )
-
-
-def _key(issue: Issue) -> uuid.UUID:
-    """The issue's key as a UUID, as Prepared reads take it (an Issue made from a
-    URL's text may hold it as a string)."""
-    return issue.pk if isinstance(issue.pk, uuid.UUID) else uuid.UUID(str(issue.pk))
 
 
 def _fresh(pk) -> Issue:
