@@ -3,8 +3,9 @@
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
@@ -19,33 +20,6 @@ def one(queryset: QuerySet):
         return None
 
 
-def columns(model: type[Model], alias: str) -> str:
-    """Every column of `model`, qualified by `alias`, in the order `fetch_one`
-    hands them to `Model.from_db`."""
-    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
-
-
-def fetch_one(sql: str, params, *models: type[Model]) -> tuple[Model, ...] | None:
-    """The first row of `sql` as one instance of each of `models`, whose
-    `columns()` it selects in that order; None when there is no row.
-
-    For the lookups every request makes before its own work (its API token and
-    user): Django builds and compiles a queryset's SQL anew on each call, which
-    took three to four times as long as PostgreSQL took to answer."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    instances, start = [], 0
-    for model in models:
-        fields = model._meta.concrete_fields
-        values = row[start : start + len(fields)]
-        instances.append(model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values))
-        start += len(fields)
-    return tuple(instances)
-
-
 class Prepared:
     """A read of fixed shape whose SQL Django compiles once per process, then
     runs with each call's values.
@@ -58,14 +32,16 @@ class Prepared:
     among its parameters, and what Django needs to turn rows into models (its
     columns, select_related models, annotations and converters), as its
     ModelIterable does. So `build` must compile to the same SQL whatever the
-    values: each argument an int, str or UUID compared as a single value (no
-    lists, no None), and no branch on them. Calls must pass the same types.
+    values: each argument an int, str, UUID or datetime compared as a single
+    value (no lists, no None), and no branch on them. Calls must pass the same
+    types.
     """
 
     STAND_INS = {
         int: lambda i: 2_000_000_000 - i,  # within a 32-bit column's range
         str: lambda i: f"<prepared argument {i} {uuid.uuid4()}>",
         uuid.UUID: lambda i: uuid.UUID(int=(0xC0FFEE << 100) + i),
+        datetime: lambda i: datetime(1901, 2, 3, tzinfo=UTC) + timedelta(microseconds=i),
     }
 
     def __init__(self, build: Callable[..., QuerySet]):
@@ -95,7 +71,9 @@ class _Plan:
         try:
             stand_ins = [Prepared.STAND_INS[kind](i) for i, kind in enumerate(types)]
         except KeyError as exc:
-            raise TypeError(f"Prepared takes int, str or UUID arguments, not {exc}") from None
+            raise TypeError(
+                f"Prepared takes int, str, UUID or datetime arguments, not {exc}"
+            ) from None
         queryset = build(*stand_ins)
         compiler = queryset.query.get_compiler(using=queryset.db)
         self.db = queryset.db

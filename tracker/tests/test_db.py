@@ -1,7 +1,6 @@
-"""The reads that skip Django's per-call query building (tracker.db: fetch_one
-for the API token and the session, Prepared for reads of fixed shape) read
-exactly what the ORM reads, and what they build behaves as a model instance the
-ORM loaded."""
+"""Reads of fixed shape compiled once (tracker.db.Prepared: the API token, the
+session, the issue page's and the API's reads) read exactly what the ORM reads,
+and what they build behaves as a model instance the ORM loaded."""
 
 import threading
 import uuid
@@ -13,13 +12,13 @@ from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.authentication import _token_sql
+from accounts.authentication import token_with_user
 from accounts.models import ApiToken, User
 from accounts.services import create_token
 from issues import services
 from issues.models import EventKind, Issue, IssueEvent
 from issues.tests.factories import IssueFactory
-from tracker.db import Prepared, fetch_one
+from tracker.db import Prepared
 from tracker.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +31,8 @@ def field_values(instance) -> dict:
 def test_the_token_and_its_user_are_what_the_orm_reads(maintainer):
     token, _ = create_token(actor=maintainer, name="laptop")
 
-    found, user = fetch_one(_token_sql(), [token.digest], ApiToken, User)
+    found = token_with_user.one(token.digest)
+    user = found.user
 
     assert field_values(found) == field_values(ApiToken.objects.get(pk=token.pk))
     assert field_values(user) == field_values(User.objects.get(pk=maintainer.pk))
@@ -40,7 +40,7 @@ def test_the_token_and_its_user_are_what_the_orm_reads(maintainer):
 
 def test_what_it_builds_is_saved_as_an_update_of_its_row(maintainer):
     token, _ = create_token(actor=maintainer, name="laptop")
-    _, user = fetch_one(_token_sql(), [token.digest], ApiToken, User)
+    user = token_with_user.one(token.digest).user
     assert not user._state.adding and user._state.db == "default"
 
     user.display_name = "Renamed"
@@ -52,7 +52,7 @@ def test_what_it_builds_is_saved_as_an_update_of_its_row(maintainer):
 
 def test_no_row_is_none(maintainer):
     with CaptureQueriesContext(connection) as queries:
-        assert fetch_one(_token_sql(), ["0" * 64], ApiToken, User) is None
+        assert token_with_user.one("0" * 64) is None
     assert len(queries) == 1
 
 
@@ -175,6 +175,6 @@ def test_a_read_whose_argument_does_not_reach_its_sql_is_refused():
         Prepared(lambda number: Issue.objects.all())(1)
 
 
-def test_only_int_str_and_uuid_arguments_are_taken():
+def test_only_int_str_uuid_and_datetime_arguments_are_taken():
     with pytest.raises(TypeError):
-        Prepared(lambda when: Issue.objects.filter(created_at=when))(timezone.now())
+        Prepared(lambda day: Issue.objects.filter(created_at__date=day))(timezone.now().date())
