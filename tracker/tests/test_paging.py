@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from issues.models import Issue
+from issues.models import Issue, Label
 from tracker import paging
 
 
@@ -130,3 +130,27 @@ def test_an_empty_queryset_counts_0_without_sql(rows):
     assert nothing == {"a": paging.Count(0, True), "b": paging.Count(0, True)}
     assert mixed == {"a": paging.Count(0, True), "b": paging.Count(2, True)}
     assert len(captured) == 1
+
+
+@pytest.mark.django_db
+def test_a_page_is_read_by_its_ids_without_repeating_the_filter(rows):
+    """The filter finds the page's ids; the rows are then read by id alone."""
+    with CaptureQueriesContext(connection) as captured:
+        window, _, _ = paging.page_slice(rows.filter(title__startswith="Issue 1"), 0, 2, cap=5)
+
+    assert numbers(window) == [1, 10]
+    sql = captured.captured_queries[0]["sql"]
+    assert sql.count("LIKE") == 1  # the filter, inside the ids' subquery only
+    assert sql.index("LIKE") > sql.index("IN (SELECT")
+
+
+@pytest.mark.django_db
+def test_a_filter_across_a_to_many_join_keeps_its_where_so_no_row_comes_twice(rows):
+    bug, ui = Label.objects.create(name="bug"), Label.objects.create(name="ui")
+    for issue in rows.filter(number__lte=3):
+        issue.labels.add(bug, ui)
+
+    window, has_next, _ = paging.page_slice(rows.filter(labels__name="bug"), 0, 5, cap=5)
+
+    assert numbers(window) == [1, 2, 3]  # once each, not once per label
+    assert not has_next
