@@ -278,6 +278,15 @@ def test_a_bad_value_with_percent_signs_is_quoted_as_typed(maintainer_api, data)
     assert body["errors"]["status"][0].startswith("Unknown value(s) %Y%s; use OPEN")
 
 
+def test_one_request_s_bad_filter_does_not_reach_the_next(maintainer_api, data):
+    """The filter form's class is built once for every request (IssueFilter.get_form_class);
+    each request's values and errors stay its own."""
+    assert_error(maintainer_api.get("/api/issues/?status=NOPE"), 400, "status")
+
+    assert keys(data, maintainer_api.get("/api/issues/?status=DONE")) == ["D"]
+    assert_error(maintainer_api.get("/api/issues/?severity=HUGE"), 400, "severity")
+
+
 @pytest.mark.django_db
 def test_an_empty_filter_value_is_no_filter(get):
     assert get("?status=&severity=&assignee=&reporter=&label=&q=&ordering=") == [
