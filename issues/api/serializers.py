@@ -3,8 +3,10 @@ shape of a request. Business rules (who may, which transitions, limits) are the
 services' job, so the API and the pages answer bad input the same way."""
 
 import uuid
+from datetime import datetime, tzinfo
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -65,7 +67,7 @@ class IssueSerializer(serializers.ModelSerializer):
         ]
 
     def to_representation(self, issue) -> dict:
-        timestamp = _DATETIME.to_representation
+        zone = self._zone
         return {
             "id": str(issue.pk),
             "number": issue.number,
@@ -78,9 +80,9 @@ class IssueSerializer(serializers.ModelSerializer):
             "assignee": _user_ref(issue.assignee),
             "labels": self.get_labels(issue),
             "version": issue.version,
-            "created_at": timestamp(issue.created_at),
-            "updated_at": timestamp(issue.updated_at),
-            "resolved_at": timestamp(issue.resolved_at) if issue.resolved_at else None,
+            "created_at": _timestamp(issue.created_at, zone),
+            "updated_at": _timestamp(issue.updated_at, zone),
+            "resolved_at": _timestamp(issue.resolved_at, zone) if issue.resolved_at else None,
         }
 
     @extend_schema_field(OpenApiTypes.URI)
@@ -97,6 +99,14 @@ class IssueSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return (request.build_absolute_uri(before) if request else before), after
 
+    @cached_property
+    def _zone(self) -> tzinfo:
+        """The current time zone, looked up once for a whole page: DRF's
+        DateTimeField looks it up for every timestamp (through asgiref's
+        context-local storage), 150 times for a page of 50, which made it most
+        of the cost of rendering one."""
+        return timezone.get_current_timezone()
+
     def get_labels(self, issue) -> list[str]:
         # queries.api_issue_list reads the names with the issue; otherwise the
         # (prefetched) labels. Sorted here either way, the same for both.
@@ -106,7 +116,10 @@ class IssueSerializer(serializers.ModelSerializer):
         return sorted_names(names)
 
 
-_DATETIME = serializers.DateTimeField()
+def _timestamp(value: datetime, zone: tzinfo) -> str:
+    """`value` as DRF's DateTimeField renders it (ISO 8601 in `zone`, UTC as "Z")."""
+    text = value.astimezone(zone).isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def _user_ref(user) -> dict | None:

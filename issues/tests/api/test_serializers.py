@@ -2,6 +2,7 @@
 rendering of the declared fields (the ones the OpenAPI schema shows) gives."""
 
 import pytest
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.test import APIRequestFactory
 
@@ -61,3 +62,19 @@ def test_a_page_of_issues(maintainer, reporter, request_):
     serializer = IssueSerializer(rows, many=True, context={"request": request_})
 
     assert serializer.data == [drf_rendering(serializer.child, row) for row in rows]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/St_Johns"])
+def test_times_are_rendered_in_the_current_time_zone_as_drf_does(maintainer, zone):
+    issue = IssueFactory(reporter=maintainer)
+    services.update_issue(
+        actor=maintainer, issue=issue, version=issue.version, changes={"status": Status.DONE}
+    )
+    issue = queries.api_issue(maintainer, pk=issue.pk)
+
+    with timezone.override(zone):
+        serializer = IssueSerializer(issue)
+        data = serializer.data
+        assert data == drf_rendering(serializer, issue)
+
+    assert data["created_at"].endswith("Z") == (zone == "UTC")
