@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from accounts import roles
 from issues import queries
-from issues.models import Issue, Severity, Status
+from issues.models import Issue, Label, Severity, Status
 
 
 class ListWidget(forms.TextInput):
@@ -141,6 +141,13 @@ class IssueFilter(filters.FilterSet):
         model = Issue
         fields: list[str] = []
 
+    def __init__(self, *args, labels: list[Label] | None = None, **kwargs):
+        """`labels`: every label, when the caller reads them anyway (the HTML
+        lists, for their label filter): the label filter then finds the names
+        among them instead of by a query of its own."""
+        super().__init__(*args, **kwargs)
+        self.labels = labels
+
     _form_class: type[forms.Form] | None = None
 
     def get_form_class(self):
@@ -154,7 +161,7 @@ class IssueFilter(filters.FilterSet):
         return cls._form_class
 
     def filter_labels(self, qs, name, value):
-        self.label_ids = queries.label_ids(value)
+        self.label_ids = queries.label_ids(value, among=self.labels)
         return queries.with_all_labels(qs, self.label_ids)
 
     def filter_search(self, qs, name, value):

@@ -259,19 +259,23 @@ def search(queryset: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     return queryset.annotate(search_distance=SearchDistance(F("search__vector"), query))
 
 
-def label_ids(names: list[str]) -> list[int] | None:
+def label_ids(names: list[str], among: list[Label] | None = None) -> list[int] | None:
     """The ids of the labels named (case-insensitive), or None when one of the
-    names is no label. Looked up first (one small query) so that they reach
-    PostgreSQL as constants: its statistics then tell a label on a quarter of
-    the issues from one on a hundredth, and it picks the plan to match."""
+    names is no label. Looked up first (one small query, or none when the
+    caller has every label already: `among`) so that they reach PostgreSQL as
+    constants: its statistics then tell a label on a quarter of the issues from
+    one on a hundredth, and it picks the plan to match."""
     wanted = {name.strip().lower() for name in names if name.strip()}
     if not wanted:
         return []
-    ids = list(
-        Label.objects.annotate(lname=Lower("name"))
-        .filter(lname__in=wanted)
-        .values_list("pk", flat=True)
-    )
+    if among is None:
+        ids = set(
+            Label.objects.annotate(lname=Lower("name"))
+            .filter(lname__in=wanted)
+            .values_list("pk", flat=True)
+        )
+    else:
+        ids = {label.pk for label in among if label.name.lower() in wanted}
     return sorted(ids) if len(ids) == len(wanted) else None
 
 

@@ -695,3 +695,25 @@ def test_new_issue_and_bulk_without_a_csrf_token_are_rejected(maintainer, issue)
         == 403
     )
     assert Issue.objects.count() == 1
+
+
+def test_the_list_finds_a_filtered_label_among_the_labels_its_filter_shows(
+    maintainer, reporter, django_assert_max_num_queries
+):
+    """The page reads every label for its filter anyway; the names asked for are
+    looked up among them (any case), not by a query of their own."""
+    LabelFactory(name="Bug")
+    LabelFactory(name="ui")
+    IssueFactory(reporter=maintainer, title="tagged one", labels=["Bug"])
+    IssueFactory(reporter=reporter, title="plain one")
+    client = logged_in(maintainer)
+    client.get(url("list"))  # the session is warm
+
+    with CaptureQueriesContext(connection) as unfiltered:
+        client.get(url("list"))
+    with django_assert_max_num_queries(len(unfiltered)):
+        text = client.get(url("list") + "?label=bug").content.decode()
+    unknown = client.get(url("list") + "?label=bug,nope").content.decode()
+
+    assert "tagged one" in text and "plain one" not in text
+    assert "tagged one" not in unknown and "plain one" not in unknown

@@ -25,7 +25,9 @@ def _filtered(request):
     issues come with their label ids: their labels are taken from the filter's
     (queries.give_labels)."""
     issues = queries.listed_issues(request.user)
-    issue_filter = IssueFilter(request.GET, queryset=issues, request=request)
+    issue_filter = IssueFilter(
+        request.GET, queryset=issues, request=request, labels=queries.every_label()
+    )
     if issue_filter.is_valid():
         return issue_filter.qs, issue_filter
     return issues.none(), issue_filter
@@ -37,7 +39,7 @@ def _filter_context(request, issue_filter) -> dict:
         "filter_errors": issue_filter.errors,
         "statuses": Status.choices,
         "severities": [(s.name, s.label) for s in Severity],
-        "labels": queries.every_label(),
+        "labels": issue_filter.labels,
         "assignee_select": {
             "options": [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *assignee_options()],
             "current": request.GET.get("assignee", ""),
