@@ -107,12 +107,14 @@ def _listed(issues: QuerySet[Issue]) -> QuerySet[Issue]:
 def give_labels(issues, all_labels: list[Label]) -> None:
     """Stores for each issue (read with `label_ids`) what prefetch_related("labels")
     would have: its labels, taken from `all_labels` (in their order) instead of
-    read again."""
+    read again. Also as a plain list, `shown_labels`, for the list's badges:
+    reaching them through `issue.labels` builds a related manager each time,
+    ten times the cost of the badges themselves."""
     ranked = {label.pk: (rank, label) for rank, label in enumerate(all_labels)}
     for issue in issues:
         own = issue.labels.all()
         found = sorted(ranked[pk] for pk in issue.label_ids if pk in ranked)
-        own._result_cache = [label for _, label in found]
+        own._result_cache = issue.shown_labels = [label for _, label in found]
         own._prefetch_done = True
         issue._prefetched_objects_cache = {"labels": own}
 

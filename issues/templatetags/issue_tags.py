@@ -51,11 +51,13 @@ def _time(at, zone) -> SafeString:
 
 @register.simple_tag
 def label_badges(issue) -> SafeString:
-    """The issue's labels as badges; a tag for the same reason as time_tag."""
+    """The issue's labels as badges; a tag for the same reason as time_tag. The
+    labels queries.give_labels gave it, when it did."""
+    labels = getattr(issue, "shown_labels", None)
     return mark_safe(  # noqa: S308 (every value escaped)
         "".join(
             f'<span class="label" data-colour="{_e(label.colour)}">{_e(label.name)}</span>'
-            for label in issue.labels.all()
+            for label in (issue.labels.all() if labels is None else labels)
         )
     )
 

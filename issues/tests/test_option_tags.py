@@ -11,6 +11,7 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
+from issues import queries
 from issues.models import Issue, Severity
 from issues.templatetags.issue_tags import (
     issue_rows,
@@ -103,6 +104,25 @@ def test_label_badges_escape_names_and_colours():
         '<span class="label" data-colour="&quot;&gt;&lt;b&gt;">'
         "&lt;img src=x onerror=alert(1)&gt;</span>"
     )
+
+
+@pytest.mark.django_db
+def test_label_badges_of_a_listed_issue_come_from_what_give_labels_found(
+    maintainer, django_assert_num_queries
+):
+    for name in ("ui", "bug", "docs"):
+        LabelFactory(name=name)
+    IssueFactory(reporter=maintainer, labels=["ui", "bug"])
+    (issue,) = queries.listed_issues(maintainer)
+    every = list(queries.labels())
+    queries.give_labels([issue], every)
+
+    with django_assert_num_queries(0):
+        html = label_badges(issue)
+
+    assert [label.name for label in issue.shown_labels] == ["bug", "ui"]  # in every label's order
+    assert html.index(">bug<") < html.index(">ui<") and ">docs<" not in html
+    assert list(issue.labels.all()) == issue.shown_labels  # and the ORM's view agrees
 
 
 @pytest.mark.django_db
