@@ -3,7 +3,9 @@ scoping cannot be forgotten, and the joins a page needs are made once."""
 
 import re
 import uuid
+from datetime import datetime
 from operator import attrgetter
+from typing import NamedTuple
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery
@@ -34,6 +36,7 @@ from issues.models import (
     IssueSearch,
     Label,
 )
+from tracker import paging
 from tracker.db import Prepared, one
 
 SEARCH_CONFIG = "english"
@@ -242,23 +245,122 @@ def search(queryset: QuerySet[Issue], text: str) -> QuerySet[Issue]:
     """Full-text match over title (weight A) and description (weight B), ranked
     (`search_distance`, smaller is better); "#42" or "42" also finds issue 42."""
     text = text.strip()
-    if not text:
-        return queryset
+    return _search(queryset, text, searched_number(text)) if text else queryset
+
+
+def searched_number(text: str) -> int | None:
+    """The issue number a search also looks for ("#42" or "42"), or None."""
+    number = NUMBER_QUERY.fullmatch(text.strip())
+    return int(number.group(1)) if number else None
+
+
+def _search(queryset: QuerySet[Issue], text: str, number: int | None) -> QuerySet[Issue]:
     query = words_query(text)
-    number = NUMBER_QUERY.fullmatch(text)
-    if number:
+    if number is not None:
         # Words or the number: gathered as one list of ids (each side by its own
         # index), since an OR across the issue and its search row can use neither.
         matching = RawSQL(
             "SELECT issue_id FROM issues_issuesearch"
             " WHERE vector @@ websearch_to_tsquery(%s::regconfig, %s)"
             " UNION SELECT id FROM issues_issue WHERE number = %s",
-            [SEARCH_CONFIG, text, int(number.group(1))],
+            [SEARCH_CONFIG, text, number],
         )
         queryset = queryset.filter(pk__in=matching)
     else:
         queryset = queryset.filter(search__vector=query)
     return queryset.annotate(search_distance=SearchDistance(F("search__vector"), query))
+
+
+class Narrowing(NamedTuple):
+    """What the issue lists' filters ask for (issues.filters.IssueFilter), as
+    `narrowed` takes it: None for what is not asked for."""
+
+    statuses: list[str] | None = None
+    severities: list[int] | None = None
+    assignee: int | None = None
+    reporter: int | None = None
+    label_ids: list[int] | None = None  # issues carrying all of them
+    words: str | None = None  # searched, ranked
+    number: int | None = None  # the issue number `words` also name (searched_number)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+
+def narrowed(
+    issues: QuerySet[Issue], narrowing: Narrowing, *, unassigned: bool = False, ordering: str = ""
+) -> QuerySet[Issue]:
+    """`issues` narrowed as the lists' filters ask, and ordered: by `ordering`
+    (a field name, "-" for descending), else by rank when searching, else by
+    the latest update. Branches only on what is None and on `unassigned` and
+    `ordering`, never on a value, so that a page of it can be compiled once per
+    shape (`_VisiblePages`)."""
+    n = narrowing
+    if n.statuses:
+        issues = issues.filter(status__in=n.statuses)
+    if n.severities:
+        issues = issues.filter(severity__in=n.severities)
+    if unassigned:
+        issues = issues.filter(assignee__isnull=True)
+    elif n.assignee is not None:
+        issues = issues.filter(assignee=n.assignee)
+    if n.reporter is not None:
+        issues = issues.filter(reporter=n.reporter)
+    issues = with_all_labels(issues, n.label_ids or [])
+    if n.words is not None:
+        issues = _search(issues, n.words, n.number)
+    for value, lookup in (
+        (n.created_after, "created_at__gte"),
+        (n.created_before, "created_at__lt"),
+        (n.updated_after, "updated_at__gte"),
+        (n.updated_before, "updated_at__lt"),
+    ):
+        if value is not None:
+            issues = issues.filter(**{lookup: value})
+    if ordering:
+        # A unique tie-breaker keeps pages stable when many rows share a value.
+        tie = "-number" if ordering.startswith("-") else "number"
+        return (
+            issues.order_by(ordering)
+            if ordering.lstrip("-") == "number"
+            else (issues.order_by(ordering, tie))
+        )
+    if n.words is not None:
+        return issues.order_by("search_distance", "-updated_at", "-number")
+    return issues.order_by("-updated_at", "-number")
+
+
+class _VisiblePages:
+    """Pages of the issues a user may see, `narrowed`, with the columns `shape`
+    gives them, compiled once per visibility scope and shape of the narrowing
+    (tracker.db.Prepared): the filters combine in many ways, but a team uses a
+    few, and building and compiling a page's queryset cost more than the
+    database took to run it (3.5 ms of a closed bugs' page's 11.8, 2026-12-06)."""
+
+    def __init__(self, shape):
+        def pages(scope):
+            def build(*args, offset: int, limit: int, **fixed):
+                user_id, values = (args[0], args[1:]) if scope == OWN else (None, args)
+                rows = narrowed(shape(_scoped(scope, user_id)), Narrowing(*values), **fixed)
+                return paging.window_query(rows, offset, limit)
+
+            return Prepared(build)
+
+        self._all, self._own = pages(ALL), pages(OWN)
+
+    def __call__(self, user, narrowing: Narrowing, offset: int, limit: int, **fixed) -> list:
+        """Rows [offset, offset + limit) of the visible issues `narrowed(narrowing, **fixed)`."""
+        scope = _scope(user)
+        if scope == ALL:
+            return self._all(*narrowing, offset=offset, limit=limit, **fixed)
+        if scope == OWN:
+            return self._own(user.pk, *narrowing, offset=offset, limit=limit, **fixed)
+        return []
+
+
+api_pages = _VisiblePages(_as_api_renders)  # the API's list
+listed_pages = _VisiblePages(_listed)  # the HTML list's (give_labels then gives the labels)
 
 
 def label_ids(names: list[str], among: list[Label] | None = None) -> list[int] | None:

@@ -1,5 +1,6 @@
 """Query helpers shared by the apps."""
 
+import itertools
 import threading
 import uuid
 from collections.abc import Callable
@@ -21,20 +22,25 @@ def one(queryset: QuerySet):
 
 
 class Prepared:
-    """A read of fixed shape whose SQL Django compiles once per process, then
-    runs with each call's values.
+    """A read whose SQL Django compiles once per process for each shape of its
+    arguments, then runs with each call's values.
 
     Django builds a queryset and compiles its SQL anew on every call: for the
     issue page's timeline that was two thirds of the time of reading it (1.6 ms
     against 0.55 ms for the same SQL run directly, 2026-12-05), and a page makes
-    several such reads. `build(*args)` is called once, with stand-ins for the
-    arguments; the SQL it compiles to is kept, with where each argument lands
-    among its parameters, and what Django needs to turn rows into models (its
-    columns, select_related models, annotations and converters), as its
-    ModelIterable does. So `build` must compile to the same SQL whatever the
-    values: each argument an int, str, UUID or datetime compared as a single
-    value (no lists, no None), and no branch on them. Calls must pass the same
-    types.
+    several such reads. `build(*args, **fixed)` is called once per shape, with
+    stand-ins for the arguments; the SQL it compiles to is kept, with where each
+    argument lands among its parameters, and what Django needs to turn rows
+    into models (its columns, select_related models, annotations and
+    converters), as its ModelIterable does.
+
+    An argument is an int, str, UUID or datetime compared as a value, None, or
+    a list of such values (each compared as a value, e.g. by `__in`). Its shape
+    is its type, or None, or its values' types (so its length): `build` may
+    branch on which arguments are None and on how long a list is, never on a
+    value. Keyword arguments are passed to `build` as they are and are part of
+    the shape: for what shapes the SQL itself (an ordering, a LIMIT). At most
+    MAX_PLANS shapes are kept, the oldest dropped first.
     """
 
     STAND_INS = {
@@ -43,54 +49,78 @@ class Prepared:
         uuid.UUID: lambda i: uuid.UUID(int=(0xC0FFEE << 100) + i),
         datetime: lambda i: datetime(1901, 2, 3, tzinfo=UTC) + timedelta(microseconds=i),
     }
+    MAX_PLANS = 256
 
     def __init__(self, build: Callable[..., QuerySet]):
         self.build = build
-        self._plan: _Plan | None = None
+        self._plans: dict[tuple, _Plan] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, *args) -> list[Model]:
-        """The models `build(*args)` would give, as a list."""
-        plan = self._plan or self._prepare(args)
+    def __call__(self, *args, **fixed) -> list[Model]:
+        """The models `build(*args, **fixed)` would give, as a list."""
+        key = (tuple(map(_shape, args)), tuple(sorted(fixed.items())))
+        plan = self._plans.get(key) or self._prepare(key, fixed)
         return plan.run(args)
 
-    def one(self, *args) -> Model | None:
+    def one(self, *args, **fixed) -> Model | None:
         """The first of them, or None: for a lookup by a unique key."""
-        found = self(*args)
+        found = self(*args, **fixed)
         return found[0] if found else None
 
-    def _prepare(self, args) -> "_Plan":
+    def _prepare(self, key, fixed) -> "_Plan":
         with self._lock:
-            if self._plan is None:
-                self._plan = _Plan(self.build, [type(arg) for arg in args])
-            return self._plan
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = _Plan(self.build, key[0], fixed)
+                if len(self._plans) >= self.MAX_PLANS:
+                    del self._plans[next(iter(self._plans))]
+                self._plans[key] = plan
+            return plan
+
+
+def _shape(arg):
+    if arg is None:
+        return None
+    if isinstance(arg, list | tuple):
+        return tuple(type(value) for value in arg)
+    return type(arg)
 
 
 class _Plan:
-    def __init__(self, build, types: list[type]):
-        try:
-            stand_ins = [Prepared.STAND_INS[kind](i) for i, kind in enumerate(types)]
-        except KeyError as exc:
-            raise TypeError(
-                f"Prepared takes int, str, UUID or datetime arguments, not {exc}"
-            ) from None
-        queryset = build(*stand_ins)
+    def __init__(self, build, shapes: tuple, fixed: dict):
+        numbers = itertools.count()
+
+        def stand_in(kind):
+            if kind not in Prepared.STAND_INS:
+                raise TypeError(f"Prepared takes int, str, UUID or datetime values, not {kind}")
+            return Prepared.STAND_INS[kind](next(numbers))
+
+        stand_ins, values = [], []  # values: (argument, place in its list or None, stand-in)
+        for i, shape in enumerate(shapes):
+            if isinstance(shape, tuple):
+                stand_ins.append([stand_in(kind) for kind in shape])
+                values.extend((i, j, value) for j, value in enumerate(stand_ins[-1]))
+            elif shape is not None:
+                stand_ins.append(stand_in(shape))
+                values.append((i, None, stand_ins[-1]))
+            else:
+                stand_ins.append(None)
+        queryset = build(*stand_ins, **fixed)
         compiler = queryset.query.get_compiler(using=queryset.db)
         self.db = queryset.db
         self.sql, params = compiler.as_sql()
         if compiler.has_extra_select or queryset._known_related_objects:
             raise ValueError("Prepared reads plain querysets of models")
         self.params = list(params)
-        self.types = types
-        # Where each argument lands, and the type Django gave it there (its
-        # psycopg backend passes ints as psycopg's Int4 or Int8, by column).
+        # Where each value lands, and the type Django gave it there (its psycopg
+        # backend passes ints as psycopg's Int4 or Int8, by column).
         self.slots = [
-            (position, i, type(param))
-            for i, stand_in in enumerate(stand_ins)
+            (position, i, j, type(param))
+            for i, j, value in values
             for position, param in enumerate(self.params)
-            if isinstance(param, type(stand_in)) and param == stand_in
+            if isinstance(param, type(value)) and param == value
         ]
-        missing = set(range(len(stand_ins))) - {i for _, i, _ in self.slots}
+        missing = {(i, j) for i, j, _ in values} - {(i, j) for _, i, j, _ in self.slots}
         if missing:
             raise ValueError(f"arguments {sorted(missing)} do not reach the SQL as parameters")
         # What ModelIterable reads from its compiler (Django 5.2).
@@ -107,11 +137,10 @@ class _Plan:
         self.converters = list(compiler.get_converters(fields).items())
 
     def run(self, args) -> list[Model]:
-        if [type(arg) for arg in args] != self.types:
-            raise TypeError(f"Prepared was compiled for {self.types}, called with {args!r}")
         params = list(self.params)
-        for position, i, kind in self.slots:
-            params[position] = args[i] if type(args[i]) is kind else kind(args[i])
+        for position, i, j, kind in self.slots:
+            value = args[i] if j is None else args[i][j]
+            params[position] = value if type(value) is kind else kind(value)
         connection = connections[self.db]
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)

@@ -71,17 +71,19 @@ def capped_counts(querysets: Mapping[str, QuerySet], cap: int | None = None) -> 
 
 
 def page_slice(
-    rows, offset: int, limit: int, cap: int | None = None, counted=None
+    rows, offset: int, limit: int, cap: int | None = None, counted=None, read=None
 ) -> tuple[list, bool, Count]:
     """Rows [offset, offset + limit), whether more follow, and the list's count.
 
     One query for the rows (one row more than asked, to know whether a next page
     exists) and at most one capped count, only when the page cannot tell.
     `counted`: rows as many as `rows` that are cheaper to count (see
-    issues.filters.IssueFilter.counted); `rows` themselves when not given."""
+    issues.filters.IssueFilter.counted); `rows` themselves when not given.
+    `read(offset, limit)`: reads the rows of the list instead of `rows` (a read
+    compiled once, see issues.queries.listed_pages), which may then be None."""
     cap = count_cap() if cap is None else cap
     counted = rows if counted is None else counted
-    window = list(_rows(rows, offset, limit + 1))
+    window = read(offset, limit + 1) if read else list(window_query(rows, offset, limit + 1))
     has_next = len(window) > limit
     window = window[:limit]
     seen = offset + len(window)
@@ -96,7 +98,7 @@ def page_slice(
     return window, has_next, count
 
 
-def _rows(rows, offset: int, limit: int):
+def window_query(rows, offset: int, limit: int):
     """rows[offset:offset + limit]; for a queryset, found first by id alone and
     only then read whole ("deferred join"): walking the list's index to the page
     then needs only the index (an index-only scan with the id included), and
@@ -171,22 +173,26 @@ class Page:
         return self.number - 1
 
 
-def get_page(rows, number, per_page: int, cap: int | None = None, counted=None) -> Page:
+def get_page(rows, number, per_page: int, cap: int | None = None, counted=None, read=None) -> Page:
     """Like Paginator.get_page: a page number that is not a positive whole number
     gives the first page; one past the end gives the last page (found without
-    counting everything when the list is long)."""
+    counting everything when the list is long). `counted`, `read`: as in page_slice."""
     try:
         number = int(number)
     except (TypeError, ValueError):
         number = 1
     number = max(1, number)
     counted = rows if counted is None else counted
-    window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap, counted)
+    window, has_next, count = page_slice(
+        rows, (number - 1) * per_page, per_page, cap, counted, read
+    )
     if not window and number > 1:
         # Past the end (a stale link): show the last page. Rare, so an exact count is fine.
         total = count.value if count.exact else _exact_count(counted)
         number = max(1, math.ceil(total / per_page))
-        window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap, counted)
+        window, has_next, count = page_slice(
+            rows, (number - 1) * per_page, per_page, cap, counted, read
+        )
     return Page(window, number, per_page, has_next, count)
 
 

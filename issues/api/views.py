@@ -130,7 +130,11 @@ class IssueList(IssueViewMixin, GenericAPIView):
         if not issue_filter.is_valid():
             raise translate_validation(issue_filter.errors)
         page = self.paginator.paginate_queryset(
-            issue_filter.qs, request, view=self, counted=issue_filter.counted()
+            None,
+            request,
+            view=self,
+            counted=issue_filter.counted(),
+            read=issue_filter.pages(queries.api_pages),
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -19,18 +19,17 @@ COLUMN_SIZE = 25
 MAX_COLUMN_CARDS = 500
 
 
-def _filtered(request):
-    """The visible issues narrowed by the query string, and the filter (for its
-    errors and values). Bad parameters show as errors, never as a 500. The
-    issues come with their label ids: their labels are taken from the filter's
-    (queries.give_labels)."""
-    issues = queries.listed_issues(request.user)
-    issue_filter = IssueFilter(
-        request.GET, queryset=issues, request=request, labels=queries.every_label()
+def _filter(request) -> IssueFilter:
+    """The filter of the visible issues the query string asks for (for its
+    errors, values and rows). Bad parameters show as errors, never as a 500.
+    The issues come with their label ids: their labels are taken from the
+    filter's (queries.give_labels)."""
+    return IssueFilter(
+        request.GET,
+        queryset=queries.listed_issues(request.user),
+        request=request,
+        labels=queries.every_label(),
     )
-    if issue_filter.is_valid():
-        return issue_filter.qs, issue_filter
-    return issues.none(), issue_filter
 
 
 def _filter_context(request, issue_filter) -> dict:
@@ -63,9 +62,13 @@ def _filter_context(request, issue_filter) -> dict:
 def _list_context(request, selected=frozenset(), **extra) -> dict:
     """The list page's context: the requested page of the filtered issues and
     the filter form. `selected`: the rows shown ticked (after a refused bulk change)."""
-    issues, issue_filter = _filtered(request)
+    issue_filter = _filter(request)
     page = paging.get_page(
-        issues, request.GET.get("page"), PAGE_SIZE, counted=issue_filter.counted()
+        None,
+        request.GET.get("page"),
+        PAGE_SIZE,
+        counted=issue_filter.counted(),
+        read=issue_filter.pages(queries.listed_pages),
     )
     filters = _filter_context(request, issue_filter)
     queries.give_labels(page.object_list, filters["labels"])
@@ -118,7 +121,8 @@ def board(request):
     """One column per status. The cards of all columns come in one query (a UNION
     ALL of each column's first rows) and their counts in another (capped, see
     tracker.paging), so the board costs the same few queries at any size."""
-    issues, issue_filter = _filtered(request)
+    issue_filter = _filter(request)
+    issues = issue_filter.qs if issue_filter.is_valid() else issue_filter.queryset.none()
     columns = [
         {"status": value, "label": label, "shown": _shown(request, value)}
         for value, label in Status.choices

@@ -161,13 +161,50 @@ def test_a_prepared_read_is_one_query_on_the_calling_thread_s_connection(reporte
     assert found == [None]
 
 
-def test_arguments_of_another_type_than_the_first_call_s_are_refused(reporter):
-    issue = IssueFactory(reporter=reporter)
-    events = Prepared(events_of)
-    events(issue.pk)
+def numbered(numbers, reporter_id, *, descending):
+    """Issues among `numbers` (all when None), of `reporter_id` (anyone's when None)."""
+    issues = Issue.objects.order_by("-number" if descending else "number")
+    if numbers is not None:
+        issues = issues.filter(number__in=numbers)
+    if reporter_id is not None:
+        issues = issues.filter(reporter_id=reporter_id)
+    return issues
 
-    with pytest.raises(TypeError):
-        events(str(issue.pk))
+
+def test_each_shape_of_arguments_is_compiled_once_and_read_with_each_call_s_values(
+    reporter, maintainer
+):
+    Issue.objects.bulk_create(
+        Issue(title=f"Issue {n}", reporter=reporter if n % 2 else maintainer, number=n)
+        for n in range(1, 6)
+    )
+    read = Prepared(numbered)
+    calls = [
+        (([1, 2, 3], None), {"descending": False}),
+        (([4, 5, 1], None), {"descending": False}),  # same shape, other values
+        (([2, 4], reporter.pk), {"descending": True}),
+        (([2, 4], maintainer.pk), {"descending": True}),
+        ((None, maintainer.pk), {"descending": False}),
+        ((None, None), {"descending": True}),
+        (((5,), None), {"descending": True}),  # a tuple is a list of one
+    ]
+    for args, fixed in calls * 2:
+        assert [i.number for i in read(*args, **fixed)] == [
+            i.number for i in numbered(*args, **fixed)
+        ]
+    assert len(read._plans) == 5
+
+
+def test_beyond_max_plans_the_oldest_shape_is_dropped(reporter, monkeypatch):
+    Issue.objects.create(title="Issue 3", reporter=reporter, number=3)
+    monkeypatch.setattr(Prepared, "MAX_PLANS", 2)
+    read = Prepared(numbered)
+
+    for length in (1, 2, 3, 1):
+        assert [i.number for i in read([3] * length, None, descending=False)] == [3]
+
+    shapes_kept = [args_shape[0] for args_shape, _fixed in read._plans]
+    assert shapes_kept == [(int, int, int), (int,)]
 
 
 def test_a_read_whose_argument_does_not_reach_its_sql_is_refused():

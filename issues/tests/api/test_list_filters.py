@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from issues import services
+from issues import queries, services
 from issues.models import Issue, Severity, Status
 from issues.tests.api import assert_error, client_for
 from issues.tests.factories import LabelFactory
@@ -356,3 +356,20 @@ def test_the_count_reflects_the_filters_not_the_page(maintainer_api, data, many)
     assert body["count"] == 207  # the 205 bulk issues are OPEN, plus A and E
     assert len(body["results"]) == 1
     assert maintainer_api.get("/api/issues/?label=bug&limit=1").json()["count"] == 2
+
+
+def test_a_page_is_compiled_once_for_each_shape_of_the_filter(maintainer_api, data):
+    """Other values in the same filters reuse the page's compiled SQL (queries.api_pages)."""
+    assert keys(data, maintainer_api.get("/api/issues/?status=OPEN&label=bug")) == ["A"]
+    plans = len(queries.api_pages._all._plans)
+
+    assert keys(data, maintainer_api.get("/api/issues/?status=DONE&label=BUG")) == ["D"]
+    assert keys(data, maintainer_api.get("/api/issues/?status=TRIAGED&label=ui")) == ["B"]
+    assert len(queries.api_pages._all._plans) == plans
+
+
+@pytest.mark.parametrize("person", ["assignee", "reporter"])
+def test_a_user_id_beyond_any_column_s_range_finds_nobody(maintainer_api, data, person):
+    response = maintainer_api.get(f"/api/issues/?{person}=99999999999999999999")
+
+    assert keys(data, response) == []
