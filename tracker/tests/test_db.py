@@ -215,3 +215,33 @@ def test_a_read_whose_argument_does_not_reach_its_sql_is_refused():
 def test_only_int_str_uuid_and_datetime_arguments_are_taken():
     with pytest.raises(TypeError):
         Prepared(lambda day: Issue.objects.filter(created_at__date=day))(timezone.now().date())
+
+
+def test_a_column_left_out_is_read_when_first_used_as_the_orm_does(maintainer):
+    read = Prepared(lambda pk: User.objects.only("id", "email").filter(pk=pk))
+
+    user = read.one(maintainer.pk)
+
+    assert (
+        user.get_deferred_fields()
+        == User.objects.only("id", "email").get(pk=maintainer.pk).get_deferred_fields()
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert user.display_name == maintainer.display_name
+    assert len(queries) == 1
+
+
+def test_a_model_whose_instances_are_watched_is_built_through_its_init(maintainer):
+    """Instances are built without Model.__init__ only when nothing listens to it."""
+    seen = []
+
+    def watch(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    models.signals.post_init.connect(watch, sender=User)
+    try:
+        user = Prepared(lambda pk: User.objects.filter(pk=pk)).one(maintainer.pk)
+    finally:
+        models.signals.post_init.disconnect(watch, sender=User)
+
+    assert seen == [maintainer.pk] and user == maintainer
