@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from issues import markdown as md
+from issues import queries
 from issues.models import EventKind, Severity, Status
 from tracker.reversing import reversed_around
 
@@ -51,15 +52,21 @@ def _time(at, zone) -> SafeString:
 
 @register.simple_tag
 def label_badges(issue) -> SafeString:
-    """The issue's labels as badges; a tag for the same reason as time_tag. The
-    labels queries.give_labels gave it, when it did."""
-    labels = getattr(issue, "shown_labels", None)
+    """The issue's labels (queries.labels_of) as badges; a tag for the same
+    reason as time_tag."""
     return mark_safe(  # noqa: S308 (every value escaped)
         "".join(
             f'<span class="label" data-colour="{_e(label.colour)}">{_e(label.name)}</span>'
-            for label in (issue.labels.all() if labels is None else labels)
+            for label in queries.labels_of(issue)
         )
     )
+
+
+# The rows' badges, looked up rather than through get_FOO_display(), which
+# builds a dict of the field's choices on every call.
+_STATUS_LABELS = {value: _e(label) for value, label in Status.choices}
+_SEVERITY_LABELS = {value: _e(label) for value, label in Severity.choices}
+_SEVERITY_NAMES = {severity.value: severity.name.lower() for severity in Severity}
 
 
 @register.simple_tag
@@ -86,9 +93,9 @@ def issue_rows(issues, can_triage: bool, selected) -> SafeString:
             f'<td class="title"><a href="{before}{number}{after}">{_e(issue.title)}</a> '
             f"{label_badges(issue)}</td>"
             f'<td><span class="badge status-{issue.status.lower()}">'
-            f"{_e(issue.get_status_display())}</span></td>"
-            f'<td><span class="badge severity-{severity_name(issue.severity)}">'
-            f"{_e(issue.get_severity_display())}</span></td>"
+            f"{_STATUS_LABELS[issue.status]}</span></td>"
+            f'<td><span class="badge severity-{_SEVERITY_NAMES[issue.severity]}">'
+            f"{_SEVERITY_LABELS[issue.severity]}</span></td>"
             f"<td>{assignee}</td>"
             f"<td>{_time(issue.created_at, zone)}</td><td>{_time(issue.updated_at, zone)}</td></tr>"
         )

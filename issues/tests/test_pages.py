@@ -717,3 +717,21 @@ def test_the_list_finds_a_filtered_label_among_the_labels_its_filter_shows(
 
     assert "tagged one" in text and "plain one" not in text
     assert "tagged one" not in unknown and "plain one" not in unknown
+
+
+def test_a_reporter_sees_the_issue_s_labels_as_badges_or_none(
+    maintainer, reporter, django_assert_max_num_queries
+):
+    LabelFactory(name="ui")
+    labelled = IssueFactory(reporter=reporter)
+    services.replace_labels(actor=maintainer, issue=labelled, labels=["ui"])
+    bare = IssueFactory(reporter=reporter)
+    client = logged_in(reporter)
+
+    with django_assert_max_num_queries(8):
+        labelled_page = unescape(client.get(url("detail", labelled)).content.decode())
+    bare_page = unescape(client.get(url("detail", bare)).content.decode())
+
+    labels_of = re.compile(r"<dt>Labels</dt>\s*<dd>(.*?)</dd>", re.S)
+    assert 'data-colour="#1d76db">ui</span>' in labels_of.search(labelled_page).group(1)
+    assert labels_of.search(bare_page).group(1).strip() == '<span class="muted">None</span>'

@@ -31,7 +31,7 @@ def _panel_context(request, issue, all_labels=None, **extra) -> dict:
         "can_edit_text": roles.can_edit_text(request.user, issue),
         "selects": _selects(issue),
         "all_labels": queries.every_label() if all_labels is None else all_labels,
-        "issue_labels": {label.name.lower() for label in issue.labels.all()},
+        "issue_labels": {label.name.lower() for label in queries.labels_of(issue)},
         "watching": services.is_watching(request.user, issue) if watching is None else watching,
         **extra,
     }
