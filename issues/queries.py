@@ -321,14 +321,11 @@ def narrowed(
     ):
         if value is not None:
             issues = issues.filter(**{lookup: value})
+    if ordering.lstrip("-") == "number":
+        return issues.order_by(ordering)
     if ordering:
         # A unique tie-breaker keeps pages stable when many rows share a value.
-        tie = "-number" if ordering.startswith("-") else "number"
-        return (
-            issues.order_by(ordering)
-            if ordering.lstrip("-") == "number"
-            else (issues.order_by(ordering, tie))
-        )
+        return issues.order_by(ordering, "-number" if ordering.startswith("-") else "number")
     if n.words is not None:
         return issues.order_by("search_distance", "-updated_at", "-number")
     return issues.order_by("-updated_at", "-number")
@@ -336,30 +333,38 @@ def narrowed(
 
 class _VisiblePages:
     """Pages of the issues a user may see, `narrowed`, with the columns `shape`
-    gives them, compiled once per visibility scope and shape of the narrowing
-    (tracker.db.Prepared): the filters combine in many ways, but a team uses a
-    few, and building and compiling a page's queryset cost more than the
-    database took to run it (3.5 ms of a closed bugs' page's 11.8, 2026-12-06)."""
+    gives them, and their counts, compiled once per visibility scope and shape
+    of the narrowing (tracker.db.Prepared): the filters combine in many ways,
+    but a team uses a few, and building and compiling a page's queryset cost
+    more than the database took to run it (3.5 ms of a closed bugs' page's
+    11.8, 2026-12-06)."""
 
     def __init__(self, shape):
-        def pages(scope):
-            def build(*args, offset: int, limit: int, **fixed):
+        def reads(scope):
+            def build(*args, offset: int | None = None, limit: int | None = None, **fixed):
                 user_id, values = (args[0], args[1:]) if scope == OWN else (None, args)
                 rows = narrowed(shape(_scoped(scope, user_id)), Narrowing(*values), **fixed)
-                return paging.window_query(rows, offset, limit)
+                return rows if offset is None else paging.window_query(rows, offset, limit)
 
             return Prepared(build)
 
-        self._all, self._own = pages(ALL), pages(OWN)
+        self._reads = {ALL: reads(ALL), OWN: reads(OWN)}
 
     def __call__(self, user, narrowing: Narrowing, offset: int, limit: int, **fixed) -> list:
         """Rows [offset, offset + limit) of the visible issues `narrowed(narrowing, **fixed)`."""
+        read, args = self._read(user, narrowing)
+        return read(*args, offset=offset, limit=limit, **fixed) if read else []
+
+    def count(self, user, narrowing: Narrowing, cap: int, **fixed) -> int:
+        """How many they are, counted no further than cap + 1 (Prepared.count)."""
+        read, args = self._read(user, narrowing)
+        return read.count(*args, cap=cap, **fixed) if read else 0
+
+    def _read(self, user, narrowing: Narrowing) -> tuple[Prepared | None, tuple]:
         scope = _scope(user)
-        if scope == ALL:
-            return self._all(*narrowing, offset=offset, limit=limit, **fixed)
-        if scope == OWN:
-            return self._own(user.pk, *narrowing, offset=offset, limit=limit, **fixed)
-        return []
+        if scope == NONE:
+            return None, ()
+        return self._reads[scope], ((user.pk, *narrowing) if scope == OWN else tuple(narrowing))
 
 
 api_pages = _VisiblePages(_as_api_renders)  # the API's list
@@ -394,6 +399,10 @@ def search_matches(text: str) -> QuerySet[IssueSearch] | None:
     text = text.strip()
     if not text or NUMBER_QUERY.fullmatch(text):
         return None
+    return _words_matching(text)
+
+
+def _words_matching(text: str) -> QuerySet[IssueSearch]:
     return IssueSearch.objects.filter(vector=words_query(text))
 
 
@@ -420,6 +429,12 @@ def label_links(label_id: int, statuses: list[str]) -> QuerySet[IssueLabel]:
     counted from the (label, status, issue) index alone (IssueLabel.status)."""
     links = IssueLabel.objects.filter(label_id=label_id)
     return links.filter(status__in=statuses) if statuses else links
+
+
+# The two counts IssueFilter.counter makes without the issues, compiled once
+# (`.count(..., cap=...)`): search_matches's and label_links's.
+search_match_count = Prepared(_words_matching)
+label_link_count = Prepared(label_links)
 
 
 def sorted_like(rows: list, ordering) -> list:

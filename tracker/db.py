@@ -69,11 +69,18 @@ class Prepared:
         found = self(*args, **fixed)
         return found[0] if found else None
 
-    def _prepare(self, key, fixed) -> "_Plan":
+    def count(self, *args, cap: int, **fixed) -> int:
+        """How many rows `build(*args, **fixed)` has, counted no further than
+        cap + 1 (tracker.paging.capped_count: more than `cap` is "cap+")."""
+        key = (tuple(map(_shape, args)), tuple(sorted(fixed.items())), cap)
+        plan = self._plans.get(key) or self._prepare(key, fixed, cap)
+        return plan.count(args)
+
+    def _prepare(self, key, fixed, cap: int | None = None) -> "_Plan":
         with self._lock:
             plan = self._plans.get(key)
             if plan is None:
-                plan = _Plan(self.build, key[0], fixed)
+                plan = _Plan(self.build, key[0], fixed, cap)
                 if len(self._plans) >= self.MAX_PLANS:
                     del self._plans[next(iter(self._plans))]
                 self._plans[key] = plan
@@ -89,7 +96,7 @@ def _shape(arg):
 
 
 class _Plan:
-    def __init__(self, build, shapes: tuple, fixed: dict):
+    def __init__(self, build, shapes: tuple, fixed: dict, cap: int | None = None):
         numbers = itertools.count()
 
         def stand_in(kind):
@@ -108,11 +115,15 @@ class _Plan:
             else:
                 stand_ins.append(None)
         queryset = build(*stand_ins, **fixed)
+        if cap is not None:
+            queryset = queryset.order_by().values("pk")[: cap + 1]
         compiler = queryset.query.get_compiler(using=queryset.db)
         self.db = queryset.db
         self.sql, params = compiler.as_sql()
         if compiler.has_extra_select or queryset._known_related_objects:
             raise ValueError("Prepared reads plain querysets of models")
+        if cap is not None:
+            self.sql = f"SELECT count(*) FROM ({self.sql}) AS capped"  # noqa: S608 (Django's SQL)
         self.params = list(params)
         # Where each value lands, and the type Django gave it there (its psycopg
         # backend passes ints as psycopg's Int4 or Int8, by column).
@@ -125,7 +136,11 @@ class _Plan:
         missing = {(i, j) for i, j, _ in values} - {(i, j) for _, i, j, _ in self.slots}
         if missing:
             raise ValueError(f"arguments {sorted(missing)} do not reach the SQL as parameters")
-        # What ModelIterable reads from its compiler (Django 5.2).
+        if cap is None:
+            self._models_from(compiler)
+
+    def _models_from(self, compiler) -> None:
+        """What ModelIterable reads from its compiler (Django 5.2)."""
         klass_info = compiler.klass_info
         self.model = klass_info["model"]
         select_fields = klass_info["select_fields"]
@@ -142,14 +157,22 @@ class _Plan:
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
         self.converters = list(compiler.get_converters(fields).items())
 
-    def run(self, args) -> list[Model]:
+    def _params(self, args) -> list:
         params = list(self.params)
         for position, i, j, kind in self.slots:
             value = args[i] if j is None else args[i][j]
             params[position] = value if type(value) is kind else kind(value)
+        return params
+
+    def count(self, args) -> int:
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(self.sql, self._params(args))
+            return cursor.fetchone()[0]
+
+    def run(self, args) -> list[Model]:
         connection = connections[self.db]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(self.sql, self._params(args))
             rows = cursor.fetchall()
         found = []
         for row in rows:

@@ -41,11 +41,16 @@ class Count:
 
 
 def capped_count(rows, cap: int | None = None) -> Count:
-    """The number of rows of a queryset (or list), counted up to `cap` only."""
+    """The number of rows of a queryset (or list), counted up to `cap` only.
+    `rows` may also be a function that counts them no further than cap + 1
+    (`counter(cap)`: a count compiled once, tracker.db.Prepared.count)."""
     cap = count_cap() if cap is None else cap
-    if not isinstance(rows, QuerySet):
+    if callable(rows):
+        found = rows(cap)
+    elif isinstance(rows, QuerySet):
+        found = rows.order_by().values("pk")[: cap + 1].count()
+    else:
         return Count(len(rows), True)
-    found = rows.order_by().values("pk")[: cap + 1].count()
     return Count(found, True) if found <= cap else Count(cap, False)
 
 
@@ -77,8 +82,9 @@ def page_slice(
 
     One query for the rows (one row more than asked, to know whether a next page
     exists) and at most one capped count, only when the page cannot tell.
-    `counted`: rows as many as `rows` that are cheaper to count (see
-    issues.filters.IssueFilter.counted); `rows` themselves when not given.
+    `counted`: rows as many as `rows` that are cheaper to count, or a function
+    counting them (as capped_count takes them; see issues.filters.IssueFilter
+    .counted and .counter); `rows` themselves when not given.
     `read(offset, limit)`: reads the rows of the list instead of `rows` (a read
     compiled once, see issues.queries.listed_pages), which may then be None."""
     cap = count_cap() if cap is None else cap
@@ -197,4 +203,9 @@ def get_page(rows, number, per_page: int, cap: int | None = None, counted=None, 
 
 
 def _exact_count(rows) -> int:
+    if callable(rows):
+        return rows(UNCAPPED)
     return rows.count() if isinstance(rows, QuerySet) else len(rows)
+
+
+UNCAPPED = 2**62  # a cap no list reaches, for a counter's exact count

@@ -133,7 +133,7 @@ class IssueList(IssueViewMixin, GenericAPIView):
             None,
             request,
             view=self,
-            counted=issue_filter.counted(),
+            counted=issue_filter.counter(queries.api_pages),
             read=issue_filter.pages(queries.api_pages),
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

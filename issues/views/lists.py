@@ -67,7 +67,7 @@ def _list_context(request, selected=frozenset(), **extra) -> dict:
         None,
         request.GET.get("page"),
         PAGE_SIZE,
-        counted=issue_filter.counted(),
+        counted=issue_filter.counter(queries.listed_pages),
         read=issue_filter.pages(queries.listed_pages),
     )
     filters = _filter_context(request, issue_filter)

@@ -245,3 +245,22 @@ def test_a_model_whose_instances_are_watched_is_built_through_its_init(maintaine
         models.signals.post_init.disconnect(watch, sender=User)
 
     assert seen == [maintainer.pk] and user == maintainer
+
+
+def test_a_count_is_compiled_once_per_shape_and_capped_as_paging_counts(reporter, maintainer):
+    Issue.objects.bulk_create(
+        Issue(title=f"Issue {n}", reporter=reporter if n % 2 else maintainer, number=n)
+        for n in range(1, 8)
+    )
+    read = Prepared(numbered)
+
+    for args, cap in [
+        ((None, None), 10),
+        ((None, None), 3),  # capped: counts no further than cap + 1
+        (([1, 2, 3], reporter.pk), 10),
+        (([4, 5, 6], reporter.pk), 10),
+        (([4, 5, 6], maintainer.pk), 1),
+    ]:
+        counted = numbered(*args, descending=False).count()
+        assert read.count(*args, cap=cap, descending=False) == min(counted, cap + 1)
+    assert len(read._plans) == 4  # a plan per shape and cap

@@ -154,3 +154,17 @@ def test_a_filter_across_a_to_many_join_keeps_its_where_so_no_row_comes_twice(ro
 
     assert numbers(window) == [1, 2, 3]  # once each, not once per label
     assert not has_next
+
+
+def test_a_count_may_come_from_a_function_counting_up_to_the_cap_and_one(rows):
+    asked = []
+
+    def counter(cap):
+        asked.append(cap)
+        return min(rows.count(), cap + 1)
+
+    assert paging.capped_count(counter, cap=5) == paging.Count(5, False)
+    assert paging.capped_count(counter, cap=20) == paging.Count(12, True)
+    last = paging.get_page(rows, 99, 5, cap=5, counted=counter)  # past the end: counted exactly
+    assert (last.number, numbers(last)) == (3, [11, 12])
+    assert asked[:2] == [5, 20] and max(asked) > 12
