@@ -381,14 +381,15 @@ def label_ids(names: list[str], among: list[Label] | None = None) -> list[int] |
     if not wanted:
         return []
     if among is None:
-        ids = set(
-            Label.objects.annotate(lname=Lower("name"))
-            .filter(lname__in=wanted)
-            .values_list("pk", flat=True)
-        )
+        ids = {label.pk for label in _labels_named(sorted(wanted))}
     else:
         ids = {label.pk for label in among if label.name.lower() in wanted}
     return sorted(ids) if len(ids) == len(wanted) else None
+
+
+_labels_named = Prepared(
+    lambda names: Label.objects.annotate(lname=Lower("name")).filter(lname__in=names).only("pk")
+)
 
 
 def search_matches(text: str) -> QuerySet[IssueSearch] | None:

@@ -125,8 +125,11 @@ class IssueList(IssueViewMixin, GenericAPIView):
         responses=s.IssueSerializer(many=True),
     )
     def get(self, request):
-        # The filter backend's own steps, keeping the filter for its cheaper count.
-        issue_filter = self.filter_backends[0]().get_filterset(request, self.get_queryset(), self)
+        # The filter backend's own steps, keeping the filter, which cleans the
+        # query string: the page and its count are read through
+        # queries.api_pages, so the filter's queryset is only the visible issues.
+        issues = queries.visible_issues(request.user)
+        issue_filter = self.filter_backends[0]().get_filterset(request, issues, self)
         if not issue_filter.is_valid():
             raise translate_validation(issue_filter.errors)
         page = self.paginator.paginate_queryset(
