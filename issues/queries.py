@@ -381,15 +381,18 @@ def label_ids(names: list[str], among: list[Label] | None = None) -> list[int] |
     if not wanted:
         return []
     if among is None:
-        ids = {label.pk for label in _labels_named(sorted(wanted))}
+        ids = {label.pk for label in labels_named(sorted(wanted))}
     else:
         ids = {label.pk for label in among if label.name.lower() in wanted}
     return sorted(ids) if len(ids) == len(wanted) else None
 
 
-_labels_named = Prepared(
-    lambda names: Label.objects.annotate(lname=Lower("name")).filter(lname__in=names).only("pk")
+# The labels of these lower-case names (label names are unique whatever their case).
+labels_named = Prepared(
+    lambda names: Label.objects.annotate(lname=Lower("name")).filter(lname__in=names)
 )
+# The user of this id, for a service that names one (as an assignee).
+user_by_id = Prepared(lambda user_id: User.objects.filter(pk=user_id))
 
 
 def search_matches(text: str) -> QuerySet[IssueSearch] | None:

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.base import ModelState
@@ -119,7 +120,11 @@ class _Plan:
             queryset = queryset.order_by().values("pk")[: cap + 1]
         compiler = queryset.query.get_compiler(using=queryset.db)
         self.db = queryset.db
-        self.sql, params = compiler.as_sql()
+        try:
+            self.sql, params = compiler.as_sql()
+        except EmptyResultSet:  # e.g. `__in` an empty list: no rows, whatever the values
+            self.sql = None
+            return
         if compiler.has_extra_select or queryset._known_related_objects:
             raise ValueError("Prepared reads plain querysets of models")
         if cap is not None:
@@ -165,11 +170,15 @@ class _Plan:
         return params
 
     def count(self, args) -> int:
+        if self.sql is None:
+            return 0
         with connections[self.db].cursor() as cursor:
             cursor.execute(self.sql, self._params(args))
             return cursor.fetchone()[0]
 
     def run(self, args) -> list[Model]:
+        if self.sql is None:
+            return []
         connection = connections[self.db]
         with connection.cursor() as cursor:
             cursor.execute(self.sql, self._params(args))

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models.functions import Lower
 
 from accounts import roles
 from accounts.models import User
+from issues import queries
 from issues.errors import NotFound
 from issues.models import Issue, Label, Severity, Status
 
@@ -61,9 +61,12 @@ def _clean_assignee(value: Any) -> User | None:
         return None
     if not isinstance(value, User):
         try:
-            value = User.objects.get(pk=value)
-        except (User.DoesNotExist, ValueError, TypeError):
-            raise ValidationError(f"No user with id '{value}'.") from None
+            found = queries.user_by_id.one(int(value))  # int() as the ORM's lookup would
+        except (ValueError, TypeError, OverflowError):
+            found = None
+        if found is None:
+            raise ValidationError(f"No user with id '{value}'.")
+        value = found
     if not roles.can_be_assigned(value):
         raise ValidationError(f"{value} cannot be assigned issues (only active maintainers).")
     return value
@@ -80,7 +83,7 @@ def _clean_labels(value: Any) -> list[Label]:
             raise ValidationError("Label names must be non-empty text.")
         names.append(name.strip())
     wanted = {name.lower() for name in names}
-    found = list(Label.objects.annotate(lname=Lower("name")).filter(lname__in=wanted))
+    found = queries.labels_named(sorted(wanted))
     missing = wanted - {label.name.lower() for label in found}
     if missing:
         raise ValidationError(f"Unknown label(s): {', '.join(sorted(missing))}.")

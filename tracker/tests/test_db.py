@@ -264,3 +264,14 @@ def test_a_count_is_compiled_once_per_shape_and_capped_as_paging_counts(reporter
         counted = numbered(*args, descending=False).count()
         assert read.count(*args, cap=cap, descending=False) == min(counted, cap + 1)
     assert len(read._plans) == 4  # a plan per shape and cap
+
+
+def test_a_shape_that_can_match_nothing_reads_nothing_without_a_query(reporter):
+    Issue.objects.create(title="Issue 1", reporter=reporter, number=1)
+    read = Prepared(numbered)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert read([], None, descending=False) == []  # `number__in=[]`
+        assert read.count([], None, cap=5, descending=False) == 0
+    assert len(queries) == 0
+    assert [i.number for i in read([1], None, descending=False)] == [1]
