@@ -30,7 +30,10 @@ DEVSTACK_STARTED=""
 cleanup() { [ -z "$DEVSTACK_STARTED" ] || scripts/devstack.sh down $DEVSTACK_STARTED || true; }
 trap cleanup EXIT
 
-eval "$(scripts/devstack.sh up)"
+# Assigned first: `eval "$(...)"` alone ignores its failure (a port another
+# program holds) and would go on against whatever answers there.
+servers=$(scripts/devstack.sh up)
+eval "$servers"
 python manage.py migrate --noinput -v 0
 python manage.py collectstatic --noinput -v 0
 started=$(date +%s)

@@ -128,6 +128,9 @@ redis_down() {
 STARTED=()
 case "${1:-}" in
   up)
+    # If a server cannot start, the ones this call started before it stop again.
+    trap 'status=$?; [ $status -eq 0 ] || for s in "${STARTED[@]:-}"; do
+      case "$s" in postgres) pg_down ;; redis) redis_down ;; esac; done; exit $status' EXIT
     if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL=$DATABASE_URL"; else pg_up; fi
     if [ -n "${REDIS_URL:-}" ]; then echo "export REDIS_URL=$REDIS_URL"; else redis_up; fi
     # So that the caller can stop exactly what this call started.

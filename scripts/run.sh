@@ -32,7 +32,10 @@ trap cleanup EXIT
 trap 'stop INT 130' INT
 trap 'stop TERM 143' TERM
 
-eval "$(scripts/devstack.sh up)"
+# Assigned first: `eval "$(...)"` alone ignores its failure (a port another
+# program holds) and would go on against whatever answers there.
+servers=$(scripts/devstack.sh up)
+eval "$servers"
 python manage.py migrate --noinput
 python manage.py seed_demo --issues "${DEMO_ISSUES:-300}"
 echo "run: Tracker on http://$WEB_HOST:$WEB_PORT/  (Ctrl-C stops everything)"

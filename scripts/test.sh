@@ -22,7 +22,10 @@ DEVSTACK_STARTED=""
 cleanup() { [ -z "$DEVSTACK_STARTED" ] || scripts/devstack.sh down $DEVSTACK_STARTED || true; }
 trap cleanup EXIT
 
-eval "$(scripts/devstack.sh up)"
+# Assigned first: `eval "$(...)"` alone ignores its failure (a port another
+# program holds) and would go on against whatever answers there.
+servers=$(scripts/devstack.sh up)
+eval "$servers"
 python manage.py check --fail-level WARNING
 python manage.py makemigrations --check --dry-run >/dev/null \
   || { echo "test: models changed without a migration (run manage.py makemigrations)" >&2; exit 1; }
