@@ -202,7 +202,9 @@ class IssueFilter(filters.FilterSet):
         if found is None:
             return lambda offset, limit: []
         narrowing, fixed = found
-        return lambda offset, limit: pages(self.request.user, narrowing, offset, limit, **fixed)
+        return lambda offset, limit: pages(
+            self.request.user, *narrowing, offset=offset, limit=limit, **fixed
+        )
 
     def counted(self, status: str | None = None) -> QuerySet:
         """The rows whose number is the filtered list's (or, with `status`, that
@@ -236,7 +238,7 @@ class IssueFilter(filters.FilterSet):
         if how == NOTHING:
             return lambda cap: 0
         narrowing, fixed = self.narrowing()
-        return lambda cap: pages.count(self.request.user, narrowing, cap, **fixed)
+        return lambda cap: pages.count(self.request.user, *narrowing, cap=cap, **fixed)
 
     def _counting(self, status: str | None = None) -> tuple:
         """How counted() counts: (LINKS, label id, statuses), (WORDS, words),

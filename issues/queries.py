@@ -70,21 +70,35 @@ def _scoped(scope: str, user_id) -> QuerySet[Issue]:
 
 
 class _VisibleRead:
-    """A read of one of the issues a user may see, compiled once for each scope
-    (tracker.db.Prepared): `build(issues, *args)` narrows and shapes the visible
-    issues."""
+    """A read of the issues a user may see, compiled once for each scope
+    (tracker.db.Prepared): `build(issues, *args, **fixed)` narrows and shapes
+    the visible issues. Called as Prepared is, with the user first."""
 
     def __init__(self, build):
-        self._all = Prepared(lambda *args: build(_scoped(ALL, None), *args))
-        self._own = Prepared(lambda user_id, *args: build(_scoped(OWN, user_id), *args))
+        self._reads = {
+            ALL: Prepared(lambda *args, **fixed: build(_scoped(ALL, None), *args, **fixed)),
+            OWN: Prepared(
+                lambda user_id, *args, **fixed: build(_scoped(OWN, user_id), *args, **fixed)
+            ),
+        }
 
-    def one(self, user, *args) -> Issue | None:
+    def __call__(self, user, *args, **fixed) -> list[Issue]:
+        read, args = self._read(user, args)
+        return read(*args, **fixed) if read else []
+
+    def one(self, user, *args, **fixed) -> Issue | None:
+        read, args = self._read(user, args)
+        return read.one(*args, **fixed) if read else None
+
+    def count(self, user, *args, cap: int, **fixed) -> int:
+        read, args = self._read(user, args)
+        return read.count(*args, cap=cap, **fixed) if read else 0
+
+    def _read(self, user, args: tuple) -> tuple[Prepared | None, tuple]:
         scope = _scope(user)
-        if scope == ALL:
-            return self._all.one(*args)
-        if scope == OWN:
-            return self._own.one(user.pk, *args)
-        return None
+        if scope == NONE:
+            return None, ()
+        return self._reads[scope], ((user.pk, *args) if scope == OWN else args)
 
 
 def issue_list(user) -> QuerySet[Issue]:
@@ -298,7 +312,7 @@ def narrowed(
     (a field name, "-" for descending), else by rank when searching, else by
     the latest update. Branches only on what is None and on `unassigned` and
     `ordering`, never on a value, so that a page of it can be compiled once per
-    shape (`_VisiblePages`)."""
+    shape (`_pages`)."""
     n = narrowing
     if n.statuses:
         issues = issues.filter(status__in=n.statuses)
@@ -331,44 +345,23 @@ def narrowed(
     return issues.order_by("-updated_at", "-number")
 
 
-class _VisiblePages:
-    """Pages of the issues a user may see, `narrowed`, with the columns `shape`
-    gives them, and their counts, compiled once per visibility scope and shape
-    of the narrowing (tracker.db.Prepared): the filters combine in many ways,
-    but a team uses a few, and building and compiling a page's queryset cost
-    more than the database took to run it (3.5 ms of a closed bugs' page's
-    11.8, 2026-12-06)."""
+def _pages(shape) -> _VisibleRead:
+    """Pages of the visible issues `narrowed`, with the columns `shape` gives
+    them (`offset`, `limit`; without them, the rows to count), compiled once per
+    visibility scope and shape of the narrowing: the filters combine in many
+    ways, but a team uses a few, and building and compiling a page's queryset
+    cost more than the database took to run it (3.5 ms of a closed bugs'
+    page's 11.8, 2026-12-06). Called with the Narrowing's values."""
 
-    def __init__(self, shape):
-        def reads(scope):
-            def build(*args, offset: int | None = None, limit: int | None = None, **fixed):
-                user_id, values = (args[0], args[1:]) if scope == OWN else (None, args)
-                rows = narrowed(shape(_scoped(scope, user_id)), Narrowing(*values), **fixed)
-                return rows if offset is None else paging.window_query(rows, offset, limit)
+    def build(issues, *values, offset: int | None = None, limit: int | None = None, **fixed):
+        rows = narrowed(shape(issues), Narrowing(*values), **fixed)
+        return rows if offset is None else paging.window_query(rows, offset, limit)
 
-            return Prepared(build)
-
-        self._reads = {ALL: reads(ALL), OWN: reads(OWN)}
-
-    def __call__(self, user, narrowing: Narrowing, offset: int, limit: int, **fixed) -> list:
-        """Rows [offset, offset + limit) of the visible issues `narrowed(narrowing, **fixed)`."""
-        read, args = self._read(user, narrowing)
-        return read(*args, offset=offset, limit=limit, **fixed) if read else []
-
-    def count(self, user, narrowing: Narrowing, cap: int, **fixed) -> int:
-        """How many they are, counted no further than cap + 1 (Prepared.count)."""
-        read, args = self._read(user, narrowing)
-        return read.count(*args, cap=cap, **fixed) if read else 0
-
-    def _read(self, user, narrowing: Narrowing) -> tuple[Prepared | None, tuple]:
-        scope = _scope(user)
-        if scope == NONE:
-            return None, ()
-        return self._reads[scope], ((user.pk, *narrowing) if scope == OWN else tuple(narrowing))
+    return _VisibleRead(build)
 
 
-api_pages = _VisiblePages(_as_api_renders)  # the API's list
-listed_pages = _VisiblePages(_listed)  # the HTML list's (give_labels then gives the labels)
+api_pages = _pages(_as_api_renders)  # the API's list
+listed_pages = _pages(_listed)  # the HTML list's (give_labels then gives the labels)
 
 
 def label_ids(names: list[str], among: list[Label] | None = None) -> list[int] | None:
