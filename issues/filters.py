@@ -1,8 +1,6 @@
 """The issue list's filters, shared by the API and the HTML list so both read
 the same query string the same way (and reject the same bad values)."""
 
-from collections.abc import Callable
-
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
@@ -14,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from accounts import roles
 from issues import queries
 from issues.models import Issue, Label, Severity, Status
+from tracker import paging
 
 
 class ListWidget(forms.TextInput):
@@ -131,7 +130,6 @@ class IssueFilter(filters.FilterSet):
     updated_after = filters.DateTimeFilter(field_name="updated_at", lookup_expr="gte")
     updated_before = filters.DateTimeFilter(field_name="updated_at", lookup_expr="lt")
     ordering = filters.OrderingFilter(fields=ORDERINGS)
-    label_ids: list[int] | None = None  # of the label filter, once cleaned (None: unknown)
 
     class Meta:
         model = Issue
@@ -165,8 +163,8 @@ class IssueFilter(filters.FilterSet):
         return self._narrowing
 
     def _narrow(self, data: dict) -> tuple[queries.Narrowing, dict] | None:
-        self.label_ids = queries.label_ids(data.get("label") or [], among=self.labels)
-        if self.label_ids is None:
+        label_ids = queries.label_ids(data.get("label") or [], among=self.labels)
+        if label_ids is None:
             return None
         words = (data.get("q") or "").strip()
         assignee, reporter = (self._person(data.get(name)) for name in ("assignee", "reporter"))
@@ -175,7 +173,7 @@ class IssueFilter(filters.FilterSet):
             severities=data.get("severity") or None,
             assignee=assignee if assignee != "none" else None,
             reporter=reporter,
-            label_ids=self.label_ids or None,
+            label_ids=label_ids or None,
             words=words or None,
             number=queries.searched_number(words) if words else None,
             created_after=data.get("created_after"),
@@ -195,16 +193,27 @@ class IssueFilter(filters.FilterSet):
             return None
         return self.request.user.pk if value == "me" else value
 
-    def pages(self, pages) -> Callable[[int, int], list]:
-        """The list's rows [offset, offset + limit), read through `pages`
-        (queries.api_pages or queries.listed_pages: compiled once per shape)."""
-        found = self.narrowing() if self.is_valid() else None
-        if found is None:
-            return lambda offset, limit: []
-        narrowing, fixed = found
-        return lambda offset, limit: pages(
-            self.request.user, *narrowing, offset=offset, limit=limit, **fixed
-        )
+    def listing(self, pages) -> paging.Listing:
+        """The filtered list as a tracker.paging.Listing: its pages read through
+        `pages` (queries.api_pages or queries.listed_pages), and counted as
+        counted() would count it, each through SQL compiled once per shape."""
+        how, *args = self._counting()
+        if how == NOTHING:
+            return paging.Listing(read=lambda offset, limit: [], count=lambda cap: 0)
+        narrowing, fixed = self.narrowing()
+        user = self.request.user
+
+        def read(offset: int, limit: int) -> list:
+            return pages(user, *narrowing, offset=offset, limit=limit, **fixed)
+
+        def count(cap: int) -> int:
+            if how == LINKS:
+                return queries.label_link_count.count(*args, cap=cap)
+            if how == WORDS:
+                return queries.search_match_count.count(*args, cap=cap)
+            return pages.count(user, *narrowing, cap=cap, **fixed)
+
+        return paging.Listing(read=read, count=count)
 
     def counted(self, status: str | None = None) -> QuerySet:
         """The rows whose number is the filtered list's (or, with `status`, that
@@ -226,41 +235,28 @@ class IssueFilter(filters.FilterSet):
             return self.queryset.none()  # as the lists show a refused filter: empty
         return self.qs if status is None else self.qs.filter(status=status)
 
-    def counter(self, pages) -> Callable[[int], int]:
-        """What counted() counts, as a function counting no further than cap + 1
-        (tracker.paging.capped_count), through counts compiled once per shape
-        (tracker.db.Prepared.count; `pages`: as for `pages()`)."""
-        how, *args = self._counting()
-        if how == LINKS:
-            return lambda cap: queries.label_link_count.count(*args, cap=cap)
-        if how == WORDS:
-            return lambda cap: queries.search_match_count.count(*args, cap=cap)
-        if how == NOTHING:
-            return lambda cap: 0
-        narrowing, fixed = self.narrowing()
-        return lambda cap: pages.count(self.request.user, *narrowing, cap=cap, **fixed)
-
     def _counting(self, status: str | None = None) -> tuple:
         """How counted() counts: (LINKS, label id, statuses), (WORDS, words),
         (ROWS,), or (NOTHING,) for a refused filter or one nothing matches."""
         if not self.is_valid() or self.narrowing() is None:
             return (NOTHING,)
-        data = self.form.cleaned_data
         narrowed = any(
-            value not in (None, "", []) for name, value in data.items() if name not in COUNTED_ALONE
+            value not in (None, "", [])
+            for name, value in self.form.cleaned_data.items()
+            if name not in COUNTED_ALONE
         )
         if narrowed or not roles.sees_all_issues(self.request.user):
             return (ROWS,)
-        statuses = data.get("status") or []
+        n = self.narrowing()[0]
+        statuses = n.statuses or []
         if status is not None:
             if statuses and status not in statuses:
                 return (ROWS,)
             statuses = [status]
-        words = (data.get("q") or "").strip()
-        label_ids = self.label_ids or []
-        if words and not statuses and not label_ids:
-            return (ROWS,) if queries.searched_number(words) is not None else (WORDS, words)
-        if not words and len(label_ids) == 1:
+        label_ids = n.label_ids or []
+        if n.words and not statuses and not label_ids:
+            return (ROWS,) if n.number is not None else (WORDS, n.words)
+        if not n.words and len(label_ids) == 1:
             return (LINKS, label_ids[0], statuses)
         return (ROWS,)
 

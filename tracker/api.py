@@ -112,16 +112,14 @@ class Pagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 200
 
-    def paginate_queryset(self, queryset, request, view=None, counted=None, read=None):
-        """`counted`, `read`: as in tracker.paging.page_slice."""
+    def paginate_queryset(self, queryset, request, view=None):
+        """`queryset`: or a tracker.paging.Listing, as page_slice takes."""
         self.request = request
         self.limit = self.get_limit(request)
         if self.limit is None:
             return None
         self.offset = self.get_offset(request)
-        page, self.has_next, counted = paging.page_slice(
-            queryset, self.offset, self.limit, counted=counted, read=read
-        )
+        page, self.has_next, counted = paging.page_slice(queryset, self.offset, self.limit)
         self.count, self.count_exact = counted.value, counted.exact
         if self.has_next or self.offset > 0:
             self.display_page_controls = True

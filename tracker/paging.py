@@ -15,7 +15,7 @@ more than it shows, so "next" keeps working past the cap.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -40,13 +40,23 @@ class Count:
         return f"{self.value:,}" if self.exact else f"{self.value:,}+"
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A list read by means of its own rather than as a queryset: `read(offset,
+    limit)` gives those rows, `count(cap)` how many there are, counted no
+    further than cap + 1. E.g. the issue lists, read and counted through SQL
+    compiled once per shape of their filter (issues.filters.IssueFilter.listing),
+    and counted from rows cheaper to count than the ones they show."""
+
+    read: Callable[[int, int], list]
+    count: Callable[[int], int]
+
+
 def capped_count(rows, cap: int | None = None) -> Count:
-    """The number of rows of a queryset (or list), counted up to `cap` only.
-    `rows` may also be a function that counts them no further than cap + 1
-    (`counter(cap)`: a count compiled once, tracker.db.Prepared.count)."""
+    """The number of rows of a queryset, Listing (or list), counted up to `cap` only."""
     cap = count_cap() if cap is None else cap
-    if callable(rows):
-        found = rows(cap)
+    if isinstance(rows, Listing):
+        found = rows.count(cap)
     elif isinstance(rows, QuerySet):
         found = rows.order_by().values("pk")[: cap + 1].count()
     else:
@@ -75,32 +85,28 @@ def capped_counts(querysets: Mapping[str, QuerySet], cap: int | None = None) -> 
     return {key: Count(n, True) if n <= cap else Count(cap, False) for key, n in found.items()}
 
 
-def page_slice(
-    rows, offset: int, limit: int, cap: int | None = None, counted=None, read=None
-) -> tuple[list, bool, Count]:
-    """Rows [offset, offset + limit), whether more follow, and the list's count.
+def page_slice(rows, offset: int, limit: int, cap: int | None = None) -> tuple[list, bool, Count]:
+    """Rows [offset, offset + limit) of a queryset, Listing or list, whether more
+    follow, and the list's count.
 
     One query for the rows (one row more than asked, to know whether a next page
-    exists) and at most one capped count, only when the page cannot tell.
-    `counted`: rows as many as `rows` that are cheaper to count, or a function
-    counting them (as capped_count takes them; see issues.filters.IssueFilter
-    .counted and .counter); `rows` themselves when not given.
-    `read(offset, limit)`: reads the rows of the list instead of `rows` (a read
-    compiled once, see issues.queries.listed_pages), which may then be None."""
+    exists) and at most one capped count, only when the page cannot tell."""
     cap = count_cap() if cap is None else cap
-    counted = rows if counted is None else counted
-    window = read(offset, limit + 1) if read else list(window_query(rows, offset, limit + 1))
+    if isinstance(rows, Listing):
+        window = rows.read(offset, limit + 1)
+    else:
+        window = list(window_query(rows, offset, limit + 1))
     has_next = len(window) > limit
     window = window[:limit]
     seen = offset + len(window)
     if not window and offset > 0:
-        count = capped_count(counted, cap)  # past the end: how far is the end?
+        count = capped_count(rows, cap)  # past the end: how far is the end?
     elif not has_next:
         count = Count(seen, True)  # the last page: everything is in sight
     elif seen >= cap:
         count = Count(cap, False)  # past the cap, more to come: no need to count
     else:
-        count = capped_count(counted, cap)
+        count = capped_count(rows, cap)
     return window, has_next, count
 
 
@@ -179,33 +185,28 @@ class Page:
         return self.number - 1
 
 
-def get_page(rows, number, per_page: int, cap: int | None = None, counted=None, read=None) -> Page:
+def get_page(rows, number, per_page: int, cap: int | None = None) -> Page:
     """Like Paginator.get_page: a page number that is not a positive whole number
     gives the first page; one past the end gives the last page (found without
-    counting everything when the list is long). `counted`, `read`: as in page_slice."""
+    counting everything when the list is long). `rows`: as in page_slice."""
     try:
         number = int(number)
     except (TypeError, ValueError):
         number = 1
     number = max(1, number)
-    counted = rows if counted is None else counted
-    window, has_next, count = page_slice(
-        rows, (number - 1) * per_page, per_page, cap, counted, read
-    )
+    window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap)
     if not window and number > 1:
         # Past the end (a stale link): show the last page. Rare, so an exact count is fine.
-        total = count.value if count.exact else _exact_count(counted)
+        total = count.value if count.exact else _exact_count(rows)
         number = max(1, math.ceil(total / per_page))
-        window, has_next, count = page_slice(
-            rows, (number - 1) * per_page, per_page, cap, counted, read
-        )
+        window, has_next, count = page_slice(rows, (number - 1) * per_page, per_page, cap)
     return Page(window, number, per_page, has_next, count)
 
 
 def _exact_count(rows) -> int:
-    if callable(rows):
-        return rows(UNCAPPED)
+    if isinstance(rows, Listing):
+        return rows.count(UNCAPPED)
     return rows.count() if isinstance(rows, QuerySet) else len(rows)
 
 
-UNCAPPED = 2**62  # a cap no list reaches, for a counter's exact count
+UNCAPPED = 2**62  # a cap no list reaches, for a Listing's exact count

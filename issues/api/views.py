@@ -126,18 +126,14 @@ class IssueList(IssueViewMixin, GenericAPIView):
     )
     def get(self, request):
         # The filter backend's own steps, keeping the filter, which cleans the
-        # query string: the page and its count are read through
-        # queries.api_pages, so the filter's queryset is only the visible issues.
+        # query string: the page and its count are read through its listing,
+        # so the filter's queryset is only the visible issues.
         issues = queries.visible_issues(request.user)
         issue_filter = self.filter_backends[0]().get_filterset(request, issues, self)
         if not issue_filter.is_valid():
             raise translate_validation(issue_filter.errors)
         page = self.paginator.paginate_queryset(
-            None,
-            request,
-            view=self,
-            counted=issue_filter.counter(queries.api_pages),
-            read=issue_filter.pages(queries.api_pages),
+            issue_filter.listing(queries.api_pages), request, view=self
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

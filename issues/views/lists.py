@@ -64,11 +64,7 @@ def _list_context(request, selected=frozenset(), **extra) -> dict:
     the filter form. `selected`: the rows shown ticked (after a refused bulk change)."""
     issue_filter = _filter(request)
     page = paging.get_page(
-        None,
-        request.GET.get("page"),
-        PAGE_SIZE,
-        counted=issue_filter.counter(queries.listed_pages),
-        read=issue_filter.pages(queries.listed_pages),
+        issue_filter.listing(queries.listed_pages), request.GET.get("page"), PAGE_SIZE
     )
     filters = _filter_context(request, issue_filter)
     queries.give_labels(page.object_list, filters["labels"])

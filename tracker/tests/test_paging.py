@@ -156,15 +156,19 @@ def test_a_filter_across_a_to_many_join_keeps_its_where_so_no_row_comes_twice(ro
     assert not has_next
 
 
-def test_a_count_may_come_from_a_function_counting_up_to_the_cap_and_one(rows):
+def test_a_listing_is_read_and_counted_by_its_own_functions(rows):
     asked = []
 
     def counter(cap):
         asked.append(cap)
         return min(rows.count(), cap + 1)
 
-    assert paging.capped_count(counter, cap=5) == paging.Count(5, False)
-    assert paging.capped_count(counter, cap=20) == paging.Count(12, True)
-    last = paging.get_page(rows, 99, 5, cap=5, counted=counter)  # past the end: counted exactly
+    listing = paging.Listing(
+        read=lambda offset, limit: list(rows[offset : offset + limit]), count=counter
+    )
+
+    assert paging.capped_count(listing, cap=5) == paging.Count(5, False)
+    assert paging.capped_count(listing, cap=20) == paging.Count(12, True)
+    last = paging.get_page(listing, 99, 5, cap=5)  # past the end: counted exactly
     assert (last.number, numbers(last)) == (3, [11, 12])
     assert asked[:2] == [5, 20] and max(asked) > 12
