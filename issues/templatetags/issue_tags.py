@@ -66,7 +66,6 @@ def label_badges(issue) -> SafeString:
 # builds a dict of the field's choices on every call.
 _STATUS_LABELS = {value: _e(label) for value, label in Status.choices}
 _SEVERITY_LABELS = {value: _e(label) for value, label in Severity.choices}
-_SEVERITY_NAMES = {severity.value: severity.name.lower() for severity in Severity}
 
 
 @register.simple_tag
@@ -94,7 +93,7 @@ def issue_rows(issues, can_triage: bool, selected) -> SafeString:
             f"{label_badges(issue)}</td>"
             f'<td><span class="badge status-{issue.status.lower()}">'
             f"{_STATUS_LABELS[issue.status]}</span></td>"
-            f'<td><span class="badge severity-{_SEVERITY_NAMES[issue.severity]}">'
+            f'<td><span class="badge severity-{severity_name(issue.severity)}">'
             f"{_SEVERITY_LABELS[issue.severity]}</span></td>"
             f"<td>{assignee}</td>"
             f"<td>{_time(issue.created_at, zone)}</td><td>{_time(issue.updated_at, zone)}</td></tr>"
@@ -140,7 +139,10 @@ def indent(depth) -> int:
 
 @register.filter
 def severity_name(value) -> str:
-    return Severity(value).name.lower()
+    return _SEVERITY_NAMES[value]
+
+
+_SEVERITY_NAMES = {severity.value: severity.name.lower() for severity in Severity}
 
 
 def _shown(field: str, value) -> str:
