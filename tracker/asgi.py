@@ -3,8 +3,9 @@ import os
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
-# Each ASGI request runs in a thread of its own, where a persistent connection is
-# never reused: the server shares a pool of connections instead (settings.py).
+# Each ASGI request runs in a thread of its own (kept for later requests, up to
+# a limit: asgi_handler.py). A connection per thread would keep as many open as
+# the peak of concurrent requests: the server shares a pool instead (settings.py).
 os.environ.setdefault("DATABASE_POOL", "true")
 
 django.setup(set_prefix=False)

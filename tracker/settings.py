@@ -94,12 +94,13 @@ DATABASES = {
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
-# Under ASGI every request runs its sync code in a thread of its own, so a
-# persistent connection (CONN_MAX_AGE) is never reused: each request would pay
-# for a new connection. The ASGI entry point (tracker/asgi.py) turns on Django's
-# psycopg pool instead: DATABASE_POOL_MAX_SIZE connections per process, shared by
-# its requests. Commands, Celery and WSGI keep a connection per thread; there
-# CONN_MAX_AGE > 0 pays off in long-running processes.
+# Under ASGI every request runs its sync code in a thread of its own, and there
+# are as many threads as the peak of concurrent requests: a persistent connection
+# (CONN_MAX_AGE) per thread would keep that many open. The ASGI entry point
+# (tracker/asgi.py) turns on Django's psycopg pool instead:
+# DATABASE_POOL_MAX_SIZE connections per process, shared by its requests.
+# Commands, Celery and WSGI keep a connection per thread; there CONN_MAX_AGE > 0
+# pays off in long-running processes.
 if env.bool("DATABASE_POOL", default=False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"]["pool"] = {

@@ -5,6 +5,7 @@ the same as Django's own handler."""
 
 import asyncio
 import json
+import threading
 from functools import partial
 
 import pytest
@@ -164,3 +165,84 @@ def test_a_page_with_a_session_renders(client, reporter, issue):
 
     assert status == 200
     assert issue.title.encode() in body
+
+
+@pytest.fixture
+def request_threads():
+    """(signal, thread) for each request signal, in the order they fire."""
+    fired = []
+
+    def started(**kwargs):
+        fired.append(("started", threading.get_ident()))
+
+    def finished(**kwargs):
+        fired.append(("finished", threading.get_ident()))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    yield fired
+    signals.request_started.disconnect(started)
+    signals.request_finished.disconnect(finished)
+
+
+def test_a_finished_request_s_thread_serves_the_next_request(issue, token_headers, request_threads):
+    handler = OneHopASGIHandler()
+    path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+
+    first = run_async(partial(call, handler, path, token_headers))
+    second = run_async(partial(call, handler, path, token_headers))
+
+    assert first[0] == second[0] == 200
+    assert [signal for signal, _ in request_threads] == ["started", "finished"] * 2
+    assert len({thread for _, thread in request_threads}) == 1
+    assert len(handler._idle_threads) == 1
+
+
+def test_requests_in_flight_together_have_a_thread_each(issue, token_headers, request_threads):
+    handler = OneHopASGIHandler()
+    path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+
+    async def together():
+        return await asyncio.gather(*(call(handler, path, token_headers) for _ in range(3)))
+
+    answers = run_async(together)
+
+    assert [status for status, _ in answers] == [200] * 3
+    started = [thread for signal, thread in request_threads if signal == "started"]
+    finished = [thread for signal, thread in request_threads if signal == "finished"]
+    assert sorted(started) == sorted(finished)
+    # Each request's thread is busy until it ends, so none is shared.
+    assert len(set(started)) == 3
+    assert len(handler._idle_threads) == 3
+
+
+def test_threads_beyond_the_idle_limit_are_stopped(issue, token_headers):
+    handler = OneHopASGIHandler()
+    handler.max_idle_threads = 2
+    path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+
+    async def together():
+        return await asyncio.gather(*(call(handler, path, token_headers) for _ in range(4)))
+
+    answers = run_async(together)
+
+    assert [status for status, _ in answers] == [200] * 4
+    assert len(handler._idle_threads) == 2
+    assert not any(thread._shutdown for thread in handler._idle_threads)
+
+
+def test_a_streaming_request_starts_and_finishes_in_one_thread(
+    client, reporter, issue, request_threads
+):
+    """The export reads its rows while it is sent, on the connection its view
+    opened: the whole request stays in its thread."""
+    client.force_login(reporter)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    handler = OneHopASGIHandler()
+
+    status, body = run_async(partial(call, handler, reverse("issues:export"), {"Cookie": cookie}))
+
+    assert status == 200
+    assert issue.title.encode() in body
+    assert [signal for signal, _ in request_threads] == ["started", "finished"]
+    assert request_threads[0][1] == request_threads[1][1]
