@@ -33,7 +33,7 @@ import time
 
 import aiohttp
 
-from bench.server import rss_bytes
+from bench.server import cpu_seconds, rss_bytes
 
 SAMPLE_EVERY = 0.05
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -70,6 +70,29 @@ class MemorySampler:
     def __exit__(self, *exc) -> None:
         if self._task:
             self._task.cancel()
+
+
+class CpuSplit:
+    """Each web worker's share of the CPU the workers used in the measured window,
+    largest first. The workers share one listening socket and a client's
+    keep-alive connection stays with the worker that accepted it, so a few
+    clients may all land on one worker while another idles: this shows it."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.before: dict[int, float] | None = None
+
+    def start(self) -> None:
+        self.before = {pid: cpu_seconds(pid) for pid in self.pids}
+
+    def shares(self) -> list[int] | None:
+        if self.before is None or len(self.pids) < 2:
+            return None
+        used = [max(0.0, cpu_seconds(pid) - self.before[pid]) for pid in self.pids]
+        total = sum(used)
+        if not total:
+            return None
+        return sorted((round(100 * u / total) for u in used), reverse=True)
 
 
 class Window:
@@ -138,6 +161,7 @@ class Driver:
         self.plan = plan
         self.base = plan["base_url"]
         self.pids = plan["pids"]
+        self.workers = plan.get("workers", [])
         self.sessions: dict[str, aiohttp.ClientSession] = {}
 
     async def __aenter__(self) -> Driver:
@@ -199,8 +223,13 @@ class Driver:
                 status, expected = await request(session, spec, next(counter), index, state)
                 window.record(began, status, expected)
 
+        split = CpuSplit(self.workers)
+        opening = asyncio.get_running_loop().call_later(spec["warmup"], split.start)
         await asyncio.gather(*(client(i) for i in range(spec["concurrency"])))
-        return summary(spec["name"], window.latencies, window.errors, window.duration, memory)
+        opening.cancel()
+        result = summary(spec["name"], window.latencies, window.errors, window.duration, memory)
+        result["worker_cpu_split"] = split.shares()
+        return result
 
     async def _request_get(self, session, spec, n, index, state):
         async with session.get(spec["urls"][n % len(spec["urls"])]) as response:

@@ -74,8 +74,8 @@ def _baseline_text(baseline: dict | None) -> str:
 def markdown(results: dict) -> str:
     lines = [
         "| path | p50 ms | p95 ms | p99 ms | req/s | queries/req | server peak MB "
-        "| DB p50 / p95 | ratio | budget | result |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| worker CPU % | DB p50 / p95 | ratio | budget | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for item in results["paths"]:
         rps = item.get("rps")
@@ -94,6 +94,7 @@ def markdown(results: dict) -> str:
                     rps_text,
                     "–" if item.get("queries") is None else str(item["queries"]),
                     "–" if item.get("peak_mb") is None else f"{item['peak_mb']:.0f}",
+                    "/".join(map(str, item.get("worker_cpu_split") or [])) or "–",
                     _baseline_text(item.get("baseline")),
                     "–" if item.get("ratio") is None else f"{item['ratio']:g}×",
                     item["budget"] or "–",

@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> dict:
                 "password": data.info["password"],
             },
             "pids": server.pids(),
+            "workers": server.worker_pids(),
             "paths": [p.spec(defaults) for p in paths],
         }
         loads = {result["name"]: result for result in drive(plan)}

@@ -25,6 +25,25 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time one process has used so far (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The command name (field 2) may hold spaces: count from after it.
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return 0.0
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
+
+
 def children(pid: int) -> list[int]:
     """The whole process tree under `pid`."""
     found, todo = [], [pid]
@@ -118,7 +137,11 @@ class Server:
         return [self.process.pid, *children(self.process.pid)]
 
     def worker_pids(self) -> list[int]:
-        return children(self.process.pid) if self.process else []
+        """The processes serving requests: uvicorn's workers, started by
+        multiprocessing's spawn (not its resource tracker beside them)."""
+        if self.process is None:
+            return []
+        return [pid for pid in children(self.process.pid) if b"spawn_main" in _cmdline(pid)]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]

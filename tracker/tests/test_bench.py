@@ -139,7 +139,7 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
         "API_RATE_USER": "1000000/second",
         "API_RATE_ANON": "1000000/second",
     }
-    server = Server(port=free_port(), workers=1, log=tmp_path / "server.log", env=env)
+    server = Server(port=free_port(), workers=2, log=tmp_path / "server.log", env=env)
     server.start()
     try:
         plan = {
@@ -151,6 +151,7 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
                 "password": dataset.PASSWORD,
             },
             "pids": server.pids(),
+            "workers": server.worker_pids(),
             "paths": [
                 {
                     "name": "api_detail",
@@ -174,6 +175,9 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
     # Every other request was for an issue that does not exist: counted as errors.
     assert set(result["errors"]) == {"404"}
     assert result["server_peak_process_mb"] > 10
+    # The two workers' shares of their CPU in the window, largest first.
+    split = result["worker_cpu_split"]
+    assert len(split) == 2 and split[0] >= split[1] and 99 <= sum(split) <= 101
 
 
 def test_budgets_judge_results():
@@ -196,6 +200,20 @@ def test_budgets_judge_results():
     assert broken["failures"] == ["errors {'500': 3}", "12 queries"]
     missing = report.row(name="x", title="x", budget=budgets.EXPORT, load={"errors": {}})
     assert missing["result"].startswith("FAIL")  # nothing measured is not a pass
+
+
+def test_the_table_shows_how_the_workers_shared_the_load():
+    results = bare_results("2026-12-06T04:00:00+00:00")
+    results["paths"] = [
+        report.row(name="a", title="A", budget=None, load={"worker_cpu_split": [97, 3]}),
+        report.row(name="b", title="B", budget=None, load={"worker_cpu_split": None}),
+    ]
+
+    rows = report.markdown(results).splitlines()
+
+    assert rows[0].split(" | ")[7] == "worker CPU %"
+    assert rows[2].split(" | ")[7] == "97/3"
+    assert rows[3].split(" | ")[7] == "–"
 
 
 def bare_results(date: str) -> dict:
