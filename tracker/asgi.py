@@ -10,6 +10,9 @@ os.environ.setdefault("DATABASE_POOL", "true")
 
 django.setup(set_prefix=False)
 
-from tracker.asgi_handler import OneHopASGIHandler  # noqa: E402 (needs the apps loaded)
+from django.conf import settings  # noqa: E402
 
-application = OneHopASGIHandler()
+from tracker.asgi_handler import OneHopASGIHandler  # noqa: E402 (needs the apps loaded)
+from tracker.keepalive import RecycledConnections  # noqa: E402
+
+application = RecycledConnections(OneHopASGIHandler(), every=settings.KEEPALIVE_REQUESTS)

@@ -67,7 +67,7 @@ def hops(monkeypatch):
 
 
 def test_the_server_runs_this_handler():
-    assert isinstance(application, OneHopASGIHandler)
+    assert isinstance(application.app, OneHopASGIHandler)
 
 
 def test_an_api_request_crosses_into_a_thread_once(issue, token_headers, hops):
