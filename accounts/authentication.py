@@ -32,5 +32,6 @@ class ApiTokenAuthentication(TokenAuthentication):
 # compiled once (tracker.db.Prepared; as an ORM lookup it was about 1 ms of the
 # API floor's 3).
 token_with_user = Prepared(
-    lambda digest: ApiToken.objects.select_related("user").filter(digest=digest)
+    lambda digest: ApiToken.objects.select_related("user").filter(digest=digest),
+    server_prepared=True,
 )

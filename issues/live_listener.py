@@ -40,7 +40,13 @@ BACKOFF_MAX = 10.0
 PUBLIC_KEYS = ("kind", "issue", "number")
 APPLICATION_NAME = "tracker-live"
 # Keys Django accepts in DATABASES[...]["OPTIONS"] that are not libpq parameters.
-_DJANGO_ONLY_OPTIONS = {"isolation_level", "server_side_binding", "assume_role", "pool"}
+_DJANGO_ONLY_OPTIONS = {
+    "isolation_level",
+    "server_side_binding",
+    "assume_role",
+    "pool",
+    "prepare_threshold",
+}
 
 
 def conninfo() -> str:

@@ -74,11 +74,15 @@ class _VisibleRead:
     (tracker.db.Prepared): `build(issues, *args, **fixed)` narrows and shapes
     the visible issues. Called as Prepared is, with the user first."""
 
-    def __init__(self, build):
+    def __init__(self, build, *, server_prepared: bool = False):
         self._reads = {
-            ALL: Prepared(lambda *args, **fixed: build(_scoped(ALL, None), *args, **fixed)),
+            ALL: Prepared(
+                lambda *args, **fixed: build(_scoped(ALL, None), *args, **fixed),
+                server_prepared=server_prepared,
+            ),
             OWN: Prepared(
-                lambda user_id, *args, **fixed: build(_scoped(OWN, user_id), *args, **fixed)
+                lambda user_id, *args, **fixed: build(_scoped(OWN, user_id), *args, **fixed),
+                server_prepared=server_prepared,
             ),
         }
 
@@ -164,7 +168,8 @@ def _label_ids() -> RawSQL:
 _issue_page = _VisibleRead(
     lambda issues, user_id, number: (
         _listed(issues).annotate(**_page_extras(user_id)).filter(number=number)
-    )
+    ),
+    server_prepared=True,
 )
 
 
@@ -234,7 +239,7 @@ def api_issue(user, **lookup) -> Issue | None:
 
 
 _api_issue_by_id = _VisibleRead(
-    lambda issues, issue_id: _as_api_renders(issues).filter(pk=issue_id)
+    lambda issues, issue_id: _as_api_renders(issues).filter(pk=issue_id), server_prepared=True
 )
 
 
@@ -382,10 +387,11 @@ def label_ids(names: list[str], among: list[Label] | None = None) -> list[int] |
 
 # The labels of these lower-case names (label names are unique whatever their case).
 labels_named = Prepared(
-    lambda names: Label.objects.annotate(lname=Lower("name")).filter(lname__in=names)
+    lambda names: Label.objects.annotate(lname=Lower("name")).filter(lname__in=names),
+    server_prepared=True,
 )
 # The user of this id, for a service that names one (as an assignee).
-user_by_id = Prepared(lambda user_id: User.objects.filter(pk=user_id))
+user_by_id = Prepared(lambda user_id: User.objects.filter(pk=user_id), server_prepared=True)
 
 
 def search_matches(text: str) -> QuerySet[IssueSearch] | None:
@@ -462,13 +468,16 @@ def _events(issue_id) -> QuerySet[IssueEvent]:
 
 
 # The issue page's reads of fixed shape, compiled once (tracker.db.Prepared).
-_events_shown = Prepared(lambda issue_id: _events(issue_id).exclude(kind=EventKind.COMMENT_ADDED))
+_events_shown = Prepared(
+    lambda issue_id: _events(issue_id).exclude(kind=EventKind.COMMENT_ADDED), server_prepared=True
+)
 _comments = Prepared(
     lambda issue_id: (
         Comment.objects.filter(issue_id=issue_id)
         .select_related("author")
         .order_by("created_at", "id")
-    )
+    ),
+    server_prepared=True,
 )
 
 
@@ -513,7 +522,7 @@ def labels() -> QuerySet[Label]:
 
 # labels(), read and compiled once (tracker.db.Prepared): for the pages that
 # show them all (pickers, filters).
-every_label = Prepared(labels)
+every_label = Prepared(labels, server_prepared=True)
 
 
 def timeline_entries(issue: Issue) -> list[dict]:
@@ -548,4 +557,6 @@ def assignable_users() -> QuerySet[User]:
 
 # assignable_users(), read with only what a picker shows of them and compiled
 # once (tracker.db.Prepared).
-assignable_people = Prepared(lambda: assignable_users().only("id", "display_name", "email"))
+assignable_people = Prepared(
+    lambda: assignable_users().only("id", "display_name", "email"), server_prepared=True
+)

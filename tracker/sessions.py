@@ -24,5 +24,6 @@ class SessionStore(DatabaseSessionStore):
 unexpired_session = Prepared(
     lambda key, now: SessionStore.get_model_class().objects.filter(
         session_key=key, expire_date__gt=now
-    )
+    ),
+    server_prepared=True,
 )

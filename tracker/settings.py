@@ -124,6 +124,13 @@ DATABASES["default"]["OPTIONS"]["options"] = (
     + " -c jit=off -c work_mem="
     + env("DATABASE_WORK_MEM", default="16MB")
 ).strip()
+# Lookups by a key are kept prepared on their connection (tracker.db.Prepared,
+# server_prepared): psycopg prepares only with a threshold set (Django sets none,
+# for PgBouncer's transaction mode before 1.21). Django's own queries bind on
+# the client and are never prepared, so a threshold no count reaches changes
+# nothing for them. DATABASE_PREPARED=0 turns the prepared lookups off.
+if env.bool("DATABASE_PREPARED", default=True):
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63799/0")

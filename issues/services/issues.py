@@ -203,7 +203,8 @@ _current = Prepared(
         Issue.objects.select_related("reporter", "assignee")
         .annotate(label_names=queries.label_names())
         .filter(pk=pk)
-    )
+    ),
+    server_prepared=True,
 )
 
 

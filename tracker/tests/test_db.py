@@ -275,3 +275,56 @@ def test_a_shape_that_can_match_nothing_reads_nothing_without_a_query(reporter):
         assert read.count([], None, cap=5, descending=False) == 0
     assert len(queries) == 0
     assert [i.number for i in read([1], None, descending=False)] == [1]
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def test_a_server_prepared_read_is_prepared_once_on_its_connection(reporter, maintainer):
+    first = IssueFactory(reporter=reporter)
+    services.update_issue(actor=maintainer, issue=first, version=1, changes={"status": "TRIAGED"})
+    second = IssueFactory(reporter=maintainer)
+    events = Prepared(events_of, server_prepared=True)
+    before = prepared_statements()
+
+    with CaptureQueriesContext(connection) as queries:
+        for issue in (first, second, first):
+            got = events(issue.pk)
+            assert snapshot(got) == snapshot(events_of(issue.pk))
+            assert got and all(isinstance(e.data, dict) for e in got)
+        assert events(uuid.uuid4()) == []
+
+    (new,) = set(prepared_statements()) - set(before)
+    assert "issues_issueevent" in new and "$1" in new  # bound by the server
+    # Each call still shows in the query log, with its statement.
+    logged = [q["sql"] for q in queries.captured_queries if "$1" in q["sql"]]
+    assert len(logged) == 4 and all("issues_issueevent" in sql for sql in logged)
+
+
+def test_without_a_prepare_threshold_a_server_prepared_read_is_not_prepared(reporter, settings):
+    """DATABASE_PREPARED=0 (e.g. behind PgBouncer in transaction mode before
+    1.21): the same reads, bound by the server, and nothing kept."""
+    issue = IssueFactory(reporter=reporter)
+    events = Prepared(events_of, server_prepared=True)
+    before = prepared_statements()
+    threshold = connection.connection.prepare_threshold
+    connection.connection.prepare_threshold = None
+    try:
+        assert snapshot(events(issue.pk)) == snapshot(events_of(issue.pk))
+        assert snapshot(events(issue.pk)) == snapshot(events_of(issue.pk))
+    finally:
+        connection.connection.prepare_threshold = threshold
+
+    assert prepared_statements() == before
+
+
+def test_the_orm_s_own_queries_are_not_prepared(reporter):
+    before = prepared_statements()
+
+    for _ in range(5):
+        assert list(Issue.objects.filter(reporter=reporter)) == []
+
+    assert prepared_statements() == before
