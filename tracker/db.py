@@ -15,8 +15,9 @@ from django.db.models.signals import post_init, pre_init
 
 try:  # Django's cursor with server-side binding (psycopg 3)
     from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg import ClientCursor
 except ImportError:  # pragma: no cover (without psycopg there is nothing to prepare)
-    ServerBindingCursor = object
+    ServerBindingCursor = ClientCursor = object
 
 
 def one(queryset: QuerySet):
@@ -229,11 +230,23 @@ class _PreparingCursor(ServerBindingCursor):
     def execute(self, query, params=None, *, prepare=True, binary=None):
         return super().execute(query, params, prepare=prepare, binary=binary)
 
-    def _maybe_prepare_gen(self, pgq, *, prepare=None, binary=None):
-        # psycopg 3.3 keeps the statement (`_query`, which Django's query log
-        # reads) only for those it does not prepare.
-        self._query = pgq
-        return super()._maybe_prepare_gen(pgq, prepare=prepare, binary=binary)
+
+class _LoggedPreparingCursor(_PreparingCursor):
+    """For a connection whose queries Django logs (DEBUG, tests, the benchmark's
+    capture): the log reads the statement from psycopg's `_query`, which psycopg
+    3.3 keeps only for statements it does not prepare. It gets the statement with
+    its values written in, as Django's client-bound cursors give it, so a logged
+    query reads and runs the same whichever cursor ran it."""
+
+    def execute(self, query, params=None, *, prepare=True, binary=None):
+        super().execute(query, params, prepare=prepare, binary=binary)
+        self._query = _Logged(ClientCursor(self.connection).mogrify(query, params).encode())
+        return self
+
+
+class _Logged:
+    def __init__(self, query: bytes):
+        self.query = query
 
 
 def _preparing_cursor(connection):
@@ -243,8 +256,9 @@ def _preparing_cursor(connection):
     psycopg prepares nothing without one."""
     connection.close_if_health_check_failed()
     connection.ensure_connection()
+    kind = _LoggedPreparingCursor if connection.queries_logged else _PreparingCursor
     with connection.wrap_database_errors:
-        return connection._prepare_cursor(_PreparingCursor(connection.connection))
+        return connection._prepare_cursor(kind(connection.connection))
 
 
 def _maker(model: type[Model]) -> Callable[[str, list[str], tuple], Model]:
