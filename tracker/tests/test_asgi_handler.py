@@ -83,14 +83,14 @@ def test_an_api_request_crosses_into_a_thread_once(issue, token_headers, hops):
 
 @pytest.fixture
 def signalled():
-    """The request signals, in the order they fire."""
+    """(signal, thread) for each request signal, in the order they fire."""
     fired = []
 
     def started(**kwargs):
-        fired.append("started")
+        fired.append(("started", threading.get_ident()))
 
     def finished(**kwargs):
-        fired.append("finished")
+        fired.append(("finished", threading.get_ident()))
 
     signals.request_started.connect(started)
     signals.request_finished.connect(finished)
@@ -105,7 +105,7 @@ def test_a_request_is_started_and_finished_once(issue, token_headers, signalled)
     status, _ = run_async(partial(call, application, path, token_headers))
 
     assert status == 200
-    assert signalled == ["started", "finished"]
+    assert [signal for signal, _ in signalled] == ["started", "finished"]
 
 
 def test_a_streaming_response_is_finished_after_its_last_byte(client, reporter, issue):
@@ -167,25 +167,7 @@ def test_a_page_with_a_session_renders(client, reporter, issue):
     assert issue.title.encode() in body
 
 
-@pytest.fixture
-def request_threads():
-    """(signal, thread) for each request signal, in the order they fire."""
-    fired = []
-
-    def started(**kwargs):
-        fired.append(("started", threading.get_ident()))
-
-    def finished(**kwargs):
-        fired.append(("finished", threading.get_ident()))
-
-    signals.request_started.connect(started)
-    signals.request_finished.connect(finished)
-    yield fired
-    signals.request_started.disconnect(started)
-    signals.request_finished.disconnect(finished)
-
-
-def test_a_finished_request_s_thread_serves_the_next_request(issue, token_headers, request_threads):
+def test_a_finished_request_s_thread_serves_the_next_request(issue, token_headers, signalled):
     handler = OneHopASGIHandler()
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
@@ -193,12 +175,12 @@ def test_a_finished_request_s_thread_serves_the_next_request(issue, token_header
     second = run_async(partial(call, handler, path, token_headers))
 
     assert first[0] == second[0] == 200
-    assert [signal for signal, _ in request_threads] == ["started", "finished"] * 2
-    assert len({thread for _, thread in request_threads}) == 1
+    assert [signal for signal, _ in signalled] == ["started", "finished"] * 2
+    assert len({thread for _, thread in signalled}) == 1
     assert len(handler._idle_threads) == 1
 
 
-def test_requests_in_flight_together_have_a_thread_each(issue, token_headers, request_threads):
+def test_requests_in_flight_together_have_a_thread_each(issue, token_headers, signalled):
     handler = OneHopASGIHandler()
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
@@ -208,8 +190,8 @@ def test_requests_in_flight_together_have_a_thread_each(issue, token_headers, re
     answers = run_async(together)
 
     assert [status for status, _ in answers] == [200] * 3
-    started = [thread for signal, thread in request_threads if signal == "started"]
-    finished = [thread for signal, thread in request_threads if signal == "finished"]
+    started = [thread for signal, thread in signalled if signal == "started"]
+    finished = [thread for signal, thread in signalled if signal == "finished"]
     assert sorted(started) == sorted(finished)
     # Each request's thread is busy until it ends, so none is shared.
     assert len(set(started)) == 3
@@ -231,9 +213,7 @@ def test_threads_beyond_the_idle_limit_are_stopped(issue, token_headers):
     assert not any(thread._shutdown for thread in handler._idle_threads)
 
 
-def test_a_streaming_request_starts_and_finishes_in_one_thread(
-    client, reporter, issue, request_threads
-):
+def test_a_streaming_request_starts_and_finishes_in_one_thread(client, reporter, issue, signalled):
     """The export reads its rows while it is sent, on the connection its view
     opened: the whole request stays in its thread."""
     client.force_login(reporter)
@@ -244,5 +224,5 @@ def test_a_streaming_request_starts_and_finishes_in_one_thread(
 
     assert status == 200
     assert issue.title.encode() in body
-    assert [signal for signal, _ in request_threads] == ["started", "finished"]
-    assert request_threads[0][1] == request_threads[1][1]
+    assert [signal for signal, _ in signalled] == ["started", "finished"]
+    assert signalled[0][1] == signalled[1][1]
