@@ -280,6 +280,9 @@ SITE_URL = env("SITE_URL", default="http://localhost:8000")
 # --- Background work ---------------------------------------------------------
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, keeping a client per channel (tracker.broker).
+    CELERY_BROKER_TRANSPORT = "tracker.broker:Transport"
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
