@@ -24,7 +24,7 @@ import threading
 
 import psycopg
 from django.conf import settings
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.conninfo import make_conninfo
 
 from issues import live
@@ -39,14 +39,9 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 10.0
 PUBLIC_KEYS = ("kind", "issue", "number")
 APPLICATION_NAME = "tracker-live"
-# Keys Django accepts in DATABASES[...]["OPTIONS"] that are not libpq parameters.
-_DJANGO_ONLY_OPTIONS = {
-    "isolation_level",
-    "server_side_binding",
-    "assume_role",
-    "pool",
-    "prepare_threshold",
-}
+# The connection parameters libpq knows: DATABASES[...]["OPTIONS"] also holds
+# Django's and psycopg's own settings (pool, isolation_level, prepare_threshold, ...).
+_LIBPQ_PARAMETERS = frozenset(option.keyword.decode() for option in pq.Conninfo.get_defaults())
 
 
 def conninfo() -> str:
@@ -61,7 +56,7 @@ def conninfo() -> str:
     }
     params = {key: value for key, value in params.items() if value not in (None, "")}
     options = db.get("OPTIONS") or {}
-    params.update({k: v for k, v in options.items() if k not in _DJANGO_ONLY_OPTIONS})
+    params.update({k: v for k, v in options.items() if k in _LIBPQ_PARAMETERS})
     params.setdefault("connect_timeout", 5)
     # Notice a silently dead peer even while no notice arrives.
     params.setdefault("keepalives", 1)
