@@ -6,6 +6,7 @@ without disturbing the tests running beside it."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import os
@@ -80,6 +81,32 @@ def asgi_scope(path: str, headers: dict[str, str] | None = None) -> dict:
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
+
+
+async def asgi_get(app, path: str, headers: dict[str, str] | None = None, sent=None):
+    """`GET path` through an ASGI app as uvicorn drives it (the client goes away
+    once the answer's last byte is sent): (status, body). `sent` gathers every
+    message the app sent."""
+    sent = [] if sent is None else sent
+    requested = False
+    done = asyncio.Event()
+
+    async def receive():
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            done.set()
+
+    await app(asgi_scope(path, headers), receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], body
 
 
 def free_port() -> int:

@@ -17,33 +17,9 @@ from django.urls import reverse
 from accounts import services as account_services
 from tracker.asgi import application
 from tracker.asgi_handler import OneHopASGIHandler
-from tracker.tests.support import asgi_scope, run_async
+from tracker.tests.support import asgi_get, run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def call(app, path: str, headers: dict[str, str], sent=None) -> tuple[int, bytes]:
-    scope = asgi_scope(path, headers)
-    sent = [] if sent is None else sent
-    requested = False
-    done = asyncio.Event()
-
-    async def receive():
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            done.set()
-
-    await app(scope, receive, send)
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], body
 
 
 @pytest.fixture
@@ -73,7 +49,7 @@ def test_the_server_runs_this_handler():
 def test_an_api_request_crosses_into_a_thread_once(issue, token_headers, hops):
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
-    status, body = run_async(partial(call, application, path, token_headers))
+    status, body = run_async(partial(asgi_get, application, path, token_headers))
 
     assert status == 200
     assert json.loads(body)["id"] == str(issue.pk)
@@ -102,7 +78,7 @@ def signalled():
 def test_a_request_is_started_and_finished_once(issue, token_headers, signalled):
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
-    status, _ = run_async(partial(call, application, path, token_headers))
+    status, _ = run_async(partial(asgi_get, application, path, token_headers))
 
     assert status == 200
     assert [signal for signal, _ in signalled] == ["started", "finished"]
@@ -122,7 +98,7 @@ def test_a_streaming_response_is_finished_after_its_last_byte(client, reporter, 
     signals.request_finished.connect(finished)
     try:
         status, body = run_async(
-            partial(call, application, reverse("issues:export"), {"Cookie": cookie}, sent)
+            partial(asgi_get, application, reverse("issues:export"), {"Cookie": cookie}, sent)
         )
     finally:
         signals.request_finished.disconnect(finished)
@@ -137,7 +113,7 @@ def test_django_s_own_handler_crosses_many_times(issue, token_headers, hops):
     """What the handler is for: the same request through Django's async chain."""
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
-    status, _ = run_async(partial(call, ASGIHandler(), path, token_headers))
+    status, _ = run_async(partial(asgi_get, ASGIHandler(), path, token_headers))
 
     assert status == 200
     assert len(hops) > 10, hops
@@ -148,8 +124,8 @@ def test_errors_are_answered_as_by_django_s_handler(token_headers):
         "api:issue-detail", kwargs={"issue_id": "00000000-0000-0000-0000-000000000000"}
     )
 
-    ours = run_async(partial(call, application, missing, token_headers))
-    django_s = run_async(partial(call, ASGIHandler(), missing, token_headers))
+    ours = run_async(partial(asgi_get, application, missing, token_headers))
+    django_s = run_async(partial(asgi_get, ASGIHandler(), missing, token_headers))
 
     assert ours == django_s
     assert ours[0] == 404
@@ -161,7 +137,7 @@ def test_a_page_with_a_session_renders(client, reporter, issue):
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     path = reverse("issues:detail", kwargs={"number": issue.number})
 
-    status, body = run_async(partial(call, application, path, {"Cookie": cookie}))
+    status, body = run_async(partial(asgi_get, application, path, {"Cookie": cookie}))
 
     assert status == 200
     assert issue.title.encode() in body
@@ -171,8 +147,8 @@ def test_a_finished_request_s_thread_serves_the_next_request(issue, token_header
     handler = OneHopASGIHandler()
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
-    first = run_async(partial(call, handler, path, token_headers))
-    second = run_async(partial(call, handler, path, token_headers))
+    first = run_async(partial(asgi_get, handler, path, token_headers))
+    second = run_async(partial(asgi_get, handler, path, token_headers))
 
     assert first[0] == second[0] == 200
     assert [signal for signal, _ in signalled] == ["started", "finished"] * 2
@@ -185,7 +161,7 @@ def test_requests_in_flight_together_have_a_thread_each(issue, token_headers, si
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
     async def together():
-        return await asyncio.gather(*(call(handler, path, token_headers) for _ in range(3)))
+        return await asyncio.gather(*(asgi_get(handler, path, token_headers) for _ in range(3)))
 
     answers = run_async(together)
 
@@ -204,7 +180,7 @@ def test_threads_beyond_the_idle_limit_are_stopped(issue, token_headers):
     path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
 
     async def together():
-        return await asyncio.gather(*(call(handler, path, token_headers) for _ in range(4)))
+        return await asyncio.gather(*(asgi_get(handler, path, token_headers) for _ in range(4)))
 
     answers = run_async(together)
 
@@ -220,7 +196,9 @@ def test_a_streaming_request_starts_and_finishes_in_one_thread(client, reporter,
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     handler = OneHopASGIHandler()
 
-    status, body = run_async(partial(call, handler, reverse("issues:export"), {"Cookie": cookie}))
+    status, body = run_async(
+        partial(asgi_get, handler, reverse("issues:export"), {"Cookie": cookie})
+    )
 
     assert status == 200
     assert issue.title.encode() in body

@@ -1,11 +1,12 @@
 """Keep-alive connections are closed after about N requests (tracker.keepalive)."""
 
 import random
+from functools import partial
 
 from tracker.asgi import application
 from tracker.asgi_handler import OneHopASGIHandler
 from tracker.keepalive import RecycledConnections
-from tracker.tests.support import asgi_scope, run_async
+from tracker.tests.support import asgi_get, run_async
 
 
 async def answer(scope, receive, send):
@@ -19,18 +20,7 @@ async def answer(scope, receive, send):
 
 def headers_of(app, path="/") -> list[tuple[bytes, bytes]]:
     sent = []
-
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    async def call():
-        await app(asgi_scope(path), receive, send)
-
-    run_async(call)
-    assert sent[1] == {"type": "http.response.body", "body": b"ok"}
+    assert run_async(partial(asgi_get, app, path, sent=sent)) == (200, b"ok")
     return sent[0]["headers"]
 
 
