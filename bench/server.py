@@ -16,32 +16,29 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKERS = 2  # WEB_CONCURRENCY in the Dockerfile and docker-compose.yml
 
 
+def _proc(pid: int, name: str) -> str | None:
+    """The file /proc/<pid>/<name>, read, or None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/{name}") as handle:
+            return handle.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of one process (0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        return 0
+    statm = _proc(pid, "statm")
+    return int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE") if statm else 0
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time one process has used so far (0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            # The command name (field 2) may hold spaces: count from after it.
-            fields = stat.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+    stat = _proc(pid, "stat")
+    if not stat:
         return 0.0
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return b""
+    # The command name (field 2) may hold spaces: count from after it.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:
@@ -54,11 +51,7 @@ def children(pid: int) -> list[int]:
         except FileNotFoundError:
             continue
         for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as handle:
-                    kids = [int(k) for k in handle.read().split()]
-            except FileNotFoundError:
-                kids = []
+            kids = [int(k) for k in (_proc(parent, f"task/{task}/children") or "").split()]
             found.extend(kids)
             todo.extend(kids)
     return found
@@ -141,7 +134,11 @@ class Server:
         multiprocessing's spawn (not its resource tracker beside them)."""
         if self.process is None:
             return []
-        return [pid for pid in children(self.process.pid) if b"spawn_main" in _cmdline(pid)]
+        return [
+            pid
+            for pid in children(self.process.pid)
+            if "spawn_main" in (_proc(pid, "cmdline") or "")
+        ]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
