@@ -422,17 +422,22 @@ def test_a_restarted_server_takes_new_streams(server, maintainer):
     assert fresh.wait_for(f"issue-{issue.number}", timeout=ARRIVES)[0] == public(issue, "created")
 
 
-def test_the_listener_connects_with_the_libpq_options_only(settings):
+def test_the_listener_connects_with_the_libpq_options_only(settings, monkeypatch):
     """OPTIONS also holds Django's and psycopg's own settings (the pool, the
     prepare threshold, ...), which libpq would refuse."""
     options = settings.DATABASES["default"]["OPTIONS"]
-    settings.DATABASES["default"]["OPTIONS"] = {
-        **options,
-        "pool": {"max_size": 3},
-        "prepare_threshold": 5,
-        "isolation_level": 1,
-        "sslmode": "disable",
-    }
+    # setitem: the settings fixture would not restore a change inside DATABASES.
+    monkeypatch.setitem(
+        settings.DATABASES["default"],
+        "OPTIONS",
+        {
+            **options,
+            "pool": {"max_size": 3},
+            "prepare_threshold": 5,
+            "isolation_level": 1,
+            "sslmode": "disable",
+        },
+    )
 
     info = psycopg.conninfo.conninfo_to_dict(live_listener.conninfo())
 
