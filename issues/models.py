@@ -198,7 +198,7 @@ class IssueLabel(models.Model):
 
 class IssueSearch(models.Model):
     """An issue's words for full-text search: title (weight A) and description
-    (weight B), English stemming. Kept by triggers of migration 0008 (on insert,
+    (weight B), English stemming. Kept by triggers of migrations 0008 and 0013 (on insert,
     and on an update that changes the title or the description), not by Django.
 
     It lives beside the issue rather than in its row on purpose: its RUM index
@@ -210,9 +210,17 @@ class IssueSearch(models.Model):
         Issue, on_delete=models.CASCADE, primary_key=True, related_name="search"
     )
     vector = SearchVectorField()
+    # `vector` without the words that are not in the title: each remaining word
+    # keeps all its positions, so its distance to a one-word query is the same
+    # as in `vector`. Searching one word ranks these matches first, and they
+    # are fewer than all its matches (queries.titles_first).
+    title_vector = SearchVectorField()
 
     class Meta:
-        indexes = [RumIndex(fields=["vector"], name="issue_search_rum")]
+        indexes = [
+            RumIndex(fields=["vector"], name="issue_search_rum"),
+            RumIndex(fields=["title_vector"], name="issue_search_title_rum"),
+        ]
 
     def __str__(self) -> str:
         return f"Search words of {self.issue_id}"

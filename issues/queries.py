@@ -17,12 +17,14 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    IntegerField,
     OrderBy,
     OuterRef,
     QuerySet,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 
 from accounts import roles
 from accounts.models import Role, User
@@ -41,6 +43,8 @@ from tracker.db import Prepared, one
 
 SEARCH_CONFIG = "english"
 NUMBER_QUERY = re.compile(r"#?(\d{1,18})")
+# A search for one word (letters and digits): titles_first.
+ONE_WORD = re.compile(r"[^\W_]+")
 
 
 def visible_issues(user) -> QuerySet[Issue]:
@@ -276,8 +280,42 @@ def searched_number(text: str) -> int | None:
     return int(number.group(1)) if number else None
 
 
-def _search(queryset: QuerySet[Issue], text: str, number: int | None) -> QuerySet[Issue]:
+def titles_first(narrowing: "Narrowing", ordering: str = "") -> bool:
+    """Whether a page of this ranked search can be looked for among the issues
+    with the word in their title first (`narrowed(..., in_titles=True)`): a
+    search for one word, ordered by rank.
+
+    For one word, every issue with it in its title ranks above every issue
+    with it in the description only (the RUM index's distance is at most
+    1.645 with a title occurrence, at least 2.5 without), and the title's
+    words keep all their positions (IssueSearch.title_vector), so a page
+    found among the title matches is the same page as among all matches. A
+    common word's title matches are a fraction of its matches: "error" at
+    1,000,000 issues has 21,000 of 98,000, ranked in 6 ms against 30 ms.
+    When they do not fill the page, the page is read among all matches."""
+    words = narrowing.words
+    return (
+        not ordering
+        and words is not None
+        and narrowing.number is None
+        and ONE_WORD.fullmatch(words.strip()) is not None
+    )
+
+
+def _search(
+    queryset: QuerySet[Issue], text: str, number: int | None, in_titles: bool = False
+) -> QuerySet[Issue]:
     query = words_query(text)
+    if in_titles:
+        # Nothing unless the words are one word (titles_first): the rank of a
+        # title match only dominates for one. Checked by PostgreSQL too, which
+        # reads the query as the search does, so a text the Python check let
+        # through as one word but that is several finds nothing here, and the
+        # page is then read among all matches.
+        one_word = Exact(Func(query, function="numnode", output_field=IntegerField()), 1)
+        return queryset.filter(one_word, search__title_vector=query).annotate(
+            search_distance=SearchDistance(F("search__title_vector"), query)
+        )
     if number is not None:
         # Words or the number: gathered as one list of ids (each side by its own
         # index), since an OR across the issue and its search row can use neither.
@@ -311,13 +349,19 @@ class Narrowing(NamedTuple):
 
 
 def narrowed(
-    issues: QuerySet[Issue], narrowing: Narrowing, *, unassigned: bool = False, ordering: str = ""
+    issues: QuerySet[Issue],
+    narrowing: Narrowing,
+    *,
+    unassigned: bool = False,
+    ordering: str = "",
+    in_titles: bool = False,
 ) -> QuerySet[Issue]:
     """`issues` narrowed as the lists' filters ask, and ordered: by `ordering`
     (a field name, "-" for descending), else by rank when searching, else by
-    the latest update. Branches only on what is None and on `unassigned` and
-    `ordering`, never on a value, so that a page of it can be compiled once per
-    shape (`_pages`)."""
+    the latest update; with `in_titles`, only the issues with the searched
+    word in their title (see titles_first). Branches only on what is None and
+    on `unassigned`, `ordering` and `in_titles`, never on a value, so that a
+    page of it can be compiled once per shape (`_pages`)."""
     n = narrowing
     if n.statuses:
         issues = issues.filter(status__in=n.statuses)
@@ -331,7 +375,7 @@ def narrowed(
         issues = issues.filter(reporter=n.reporter)
     issues = with_all_labels(issues, n.label_ids or [])
     if n.words is not None:
-        issues = _search(issues, n.words, n.number)
+        issues = _search(issues, n.words, n.number, in_titles)
     for value, lookup in (
         (n.created_after, "created_at__gte"),
         (n.created_before, "created_at__lt"),

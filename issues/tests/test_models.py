@@ -261,6 +261,31 @@ def test_search_vector_follows_an_edit(printer_issue, reporter):
     assert list(search("printer")) == []
 
 
+def _title_words(issue) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT title_vector::text FROM issues_issuesearch WHERE issue_id = %s", [issue.pk]
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_title_words_are_the_words_of_the_title_with_all_their_positions(reporter):
+    issue = IssueFactory(
+        reporter=reporter, title="Printer jams", description="The printer needs paper."
+    )
+
+    # "paper" is in the description only; "printer" keeps its description position too.
+    assert _title_words(issue) == "'jam':2A 'printer':1A,4B"
+
+
+def test_the_title_words_follow_an_edit(printer_issue, reporter):
+    services.update_issue(
+        actor=reporter, issue=printer_issue, version=1, changes={"title": "Spooler crashes"}
+    )
+
+    assert _title_words(printer_issue) == "'crash':2A,5B 'spooler':1A,4B"
+
+
 def test_title_matches_rank_above_description_matches(reporter):
     in_title = IssueFactory(reporter=reporter, title="Firmware update fails", description="x")
     in_description = IssueFactory(
