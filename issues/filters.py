@@ -2,6 +2,7 @@
 the same query string the same way (and reject the same bad values)."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import QuerySet
@@ -196,7 +197,8 @@ class IssueFilter(filters.FilterSet):
     def listing(self, pages) -> paging.Listing:
         """The filtered list as a tracker.paging.Listing: its pages read through
         `pages` (queries.api_pages or queries.listed_pages), and counted as
-        counted() would count it, each through SQL compiled once per shape."""
+        counted() would count it, each through SQL compiled once per shape; a
+        search's count up to settings.SEARCH_COUNT_CAP only."""
         how, *args = self._counting()
         if how == NOTHING:
             return paging.Listing(read=lambda offset, limit: [], count=lambda cap: 0)
@@ -218,7 +220,10 @@ class IssueFilter(filters.FilterSet):
                 return queries.search_match_count.count(*args, cap=cap)
             return pages.count(user, *narrowing, cap=cap, **fixed)
 
-        return paging.Listing(read=read, count=count)
+        searching = narrowing.words is not None
+        return paging.Listing(
+            read=read, count=count, cap=settings.SEARCH_COUNT_CAP if searching else None
+        )
 
     def counted(self, status: str | None = None) -> QuerySet:
         """The rows whose number is the filtered list's (or, with `status`, that

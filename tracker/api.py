@@ -102,7 +102,8 @@ def _summary(errors: Mapping) -> str:
 
 
 class Pagination(LimitOffsetPagination):
-    """limit/offset pages whose `count` is exact up to settings.LIST_COUNT_CAP (10,000).
+    """limit/offset pages whose `count` is exact up to settings.LIST_COUNT_CAP
+    (10,000), or for a search settings.SEARCH_COUNT_CAP (1,000).
 
     Beyond it `count` is the cap and `count_exact` is false ("more than 10,000"):
     counting a million rows on every page costs more than the page itself. A
@@ -142,7 +143,8 @@ class Pagination(LimitOffsetPagination):
         shape["properties"]["count"] = {
             "type": "integer",
             "example": 123,
-            "description": "the number of results, exact up to a cap (10,000 by default); "
+            "description": "the number of results, exact up to a cap (10,000 by default, "
+            "1,000 for a search); "
             "when `count_exact` is false there are more than this many",
         }
         shape["properties"] = {

@@ -50,11 +50,13 @@ class Listing:
 
     read: Callable[[int, int], list]
     count: Callable[[int], int]
+    cap: int | None = None  # its count's own cap, when not count_cap()
 
 
 def capped_count(rows, cap: int | None = None) -> Count:
-    """The number of rows of a queryset, Listing (or list), counted up to `cap` only."""
-    cap = count_cap() if cap is None else cap
+    """The number of rows of a queryset, Listing (or list), counted up to `cap`
+    only (by default the Listing's cap, else count_cap())."""
+    cap = _cap(rows) if cap is None else cap
     if isinstance(rows, Listing):
         found = rows.count(cap)
     elif isinstance(rows, QuerySet):
@@ -85,13 +87,19 @@ def capped_counts(querysets: Mapping[str, QuerySet], cap: int | None = None) -> 
     return {key: Count(n, True) if n <= cap else Count(cap, False) for key, n in found.items()}
 
 
+def _cap(rows) -> int:
+    if isinstance(rows, Listing) and rows.cap is not None:
+        return rows.cap
+    return count_cap()
+
+
 def page_slice(rows, offset: int, limit: int, cap: int | None = None) -> tuple[list, bool, Count]:
     """Rows [offset, offset + limit) of a queryset, Listing or list, whether more
     follow, and the list's count.
 
     One query for the rows (one row more than asked, to know whether a next page
     exists) and at most one capped count, only when the page cannot tell."""
-    cap = count_cap() if cap is None else cap
+    cap = _cap(rows) if cap is None else cap
     if isinstance(rows, Listing):
         window = rows.read(offset, limit + 1)
     else:

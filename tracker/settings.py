@@ -263,6 +263,10 @@ IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
 # Lists count their rows exactly up to LIST_COUNT_CAP and show "10,000+" beyond
 # (tracker.paging): an exact count of a million rows costs more than the page.
 LIST_COUNT_CAP = env.int("LIST_COUNT_CAP", default=10_000)
+# A search's matches are counted up to SEARCH_COUNT_CAP ("1,000+"): no index
+# counts them, so counting 10,000 matches of a word one issue in ten has reads
+# 100,000 search rows (20 ms at a million issues, more than ranking them).
+SEARCH_COUNT_CAP = env.int("SEARCH_COUNT_CAP", default=1_000)
 # The ASGI server closes a keep-alive connection after about this many requests
 # (0: never), so that a few busy clients do not stay on one worker while the
 # others idle (tracker.keepalive).

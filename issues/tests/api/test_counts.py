@@ -6,6 +6,7 @@ import pytest
 from issues import services
 from issues.models import Issue, Status
 from issues.tests.factories import LabelFactory
+from issues.views import lists
 
 
 @pytest.fixture
@@ -54,15 +55,58 @@ def test_a_list_within_the_cap_is_counted_exactly(maintainer_api, seven):
 
 
 @pytest.mark.django_db
-def test_filters_and_search_are_counted_too(maintainer_api, seven, maintainer):
+def test_filters_and_search_are_counted_too(maintainer_api, seven, maintainer, settings):
+    settings.SEARCH_COUNT_CAP = 5
     label = LabelFactory(name="bug")
     for issue in Issue.objects.filter(number__in=[70, 72]):
         services.replace_labels(actor=maintainer, issue=issue, labels=[label.name])
 
     assert page(maintainer_api, "/api/issues/?label=bug&limit=1")["count"] == 2
     searched = page(maintainer_api, "/api/issues/?q=crash&limit=1")
-    assert (searched["count"], searched["count_exact"]) == (4, False)
+    assert (searched["count"], searched["count_exact"]) == (5, False)
     assert page(maintainer_api, "/api/issues/?q=nothing-like-it")["count"] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("ordering=number", (4, False)),  # LIST_COUNT_CAP
+        ("q=crash", (6, False)),  # SEARCH_COUNT_CAP, words alone
+        ("q=crash&status=OPEN", (6, False)),  # and with a filter
+        ("q=crash&ordering=-number", (6, False)),  # and in another order
+    ],
+)
+def test_a_search_is_counted_up_to_its_own_cap(maintainer_api, seven, settings, query, count):
+    settings.SEARCH_COUNT_CAP = 6
+
+    body = page(maintainer_api, f"/api/issues/?{query}&limit=2")
+
+    assert (body["count"], body["count_exact"]) == count
+    assert body["next"] is not None
+
+
+@pytest.mark.django_db
+def test_a_search_within_its_cap_is_counted_exactly(maintainer_api, seven, settings):
+    settings.SEARCH_COUNT_CAP = 7
+
+    body = page(maintainer_api, "/api/issues/?q=crash&limit=2")
+
+    assert (body["count"], body["count_exact"]) == (7, True)
+
+
+@pytest.mark.django_db
+def test_the_html_list_says_a_search_has_more_than_its_cap(
+    client, maintainer, seven, settings, monkeypatch
+):
+    settings.SEARCH_COUNT_CAP = 3
+    monkeypatch.setattr(lists, "PAGE_SIZE", 2)
+    client.force_login(maintainer)
+
+    response = client.get("/issues/?q=crash")
+
+    assert str(response.context["page"].count) == "3+"
+    assert "3+" in response.content.decode()
 
 
 @pytest.mark.django_db
