@@ -505,6 +505,7 @@ def remove_additions(dataset: Dataset) -> int:
                     f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM bench_added)"
                 )
             cursor.execute("DELETE FROM issues_issue WHERE id IN (SELECT id FROM bench_added)")
+        cursor.execute("DELETE FROM issues_pendingmail")  # no worker sends it here
         cursor.execute("DELETE FROM issues_importedrow")
         cursor.execute("DELETE FROM issues_importjob")
         cursor.execute("DELETE FROM accounts_apitoken WHERE name = %s", [TOKEN_NAME])

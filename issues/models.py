@@ -4,7 +4,7 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
 
 from issues.indexes import RumIndex
 
@@ -351,6 +351,22 @@ class Watch(models.Model):
 
     def __str__(self) -> str:
         return f"User {self.user_id} watches {self.issue_id}"
+
+
+class PendingMail(models.Model):
+    """The mail one change calls for, not sent yet (issues.notifications): the
+    timeline events it wrote, as [event id, issue id] pairs. Written in the
+    change's own transaction, so mail goes out for exactly the changes that
+    committed, even if the task queue was away then; sent and deleted by the
+    send_pending_mail task."""
+
+    refs = models.JSONField()
+    # The request that made the change, for the mail's log lines.
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"Mail pending for {len(self.refs)} event(s)"
 
 
 # --- CSV import (issues.importer) ---------------------------------------------

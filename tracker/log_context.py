@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -42,6 +44,17 @@ def new_request_id() -> str:
 
 def current_request_id() -> str | None:
     return request_id_var.get()
+
+
+@contextmanager
+def bound_request_id(request_id: str | None) -> Iterator[None]:
+    """Log lines inside the block carry `request_id` (when sane): work done
+    later on behalf of a request, such as the mail of its change."""
+    token = request_id_var.set(sane_request_id(request_id))
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
 
 
 class ContextFilter(logging.Filter):

@@ -276,9 +276,11 @@ KEEPALIVE_REQUESTS = env.int("KEEPALIVE_REQUESTS", default=100)
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tracker@localhost")
-# Notification mail (issues.notifications) is sent by a Celery task on
-# NOTIFICATIONS_QUEUE (empty: Celery's default queue); its links start with SITE_URL.
+# Notification mail (issues.notifications) is sent by a Celery task that beat
+# runs every NOTIFICATIONS_INTERVAL_SECONDS on NOTIFICATIONS_QUEUE (empty:
+# Celery's default queue); its links start with SITE_URL.
 NOTIFICATIONS_QUEUE = env("NOTIFICATIONS_QUEUE", default="")
+NOTIFICATIONS_INTERVAL_SECONDS = env.float("NOTIFICATIONS_INTERVAL_SECONDS", default=5.0)
 SITE_URL = env("SITE_URL", default="http://localhost:8000")
 
 # --- Background work ---------------------------------------------------------
@@ -331,6 +333,11 @@ CELERY_BEAT_SCHEDULE = {
     "aggregate-daily-stats": {
         "task": "reports.tasks.aggregate_daily_stats",
         "schedule": STATS_INTERVAL_MINUTES * 60,
+    },
+    "send-pending-mail": {
+        "task": "issues.send_pending_mail",
+        "schedule": NOTIFICATIONS_INTERVAL_SECONDS,
+        "options": {"queue": NOTIFICATIONS_QUEUE} if NOTIFICATIONS_QUEUE else {},
     },
     "reap-abandoned-imports": {
         "task": "issues.reap_abandoned_imports",

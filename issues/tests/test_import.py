@@ -25,6 +25,7 @@ from issues.models import (
     ImportStatus,
     Issue,
     IssueEvent,
+    PendingMail,
     Severity,
     Status,
     Watch,
@@ -197,18 +198,9 @@ def test_each_imported_issue_is_announced_live_once_its_batch_commits(maintainer
     ]
 
 
-def test_imported_issues_mail_their_assignee_and_the_people_mentioned(
-    maintainer, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_imported_issues_mail_their_assignee_and_the_people_mentioned(maintainer):
     max_ = UserFactory(role="MAINTAINER", email="max@example.com", display_name="Max")
     mia = UserFactory(role="MAINTAINER", email="mia@example.com", display_name="Mia")
-    sent = []
-
-    def run_here(args, **options):
-        sent.append(args[0])
-        return notifications.send_notifications(*args)
-
-    monkeypatch.setattr(notifications.send_notifications, "apply_async", run_here)
     content = csv_bytes(
         [
             ["title", "description", "assignee"],
@@ -218,16 +210,16 @@ def test_imported_issues_mail_their_assignee_and_the_people_mentioned(
         ]
     )
 
-    with django_capture_on_commit_callbacks(execute=True):
-        run_import(maintainer, content)
+    run_import(maintainer, content)
 
     events = {str(event.issue_id): event.pk for event in IssueEvent.objects.all()}
-    refs = [ref for task in sent for ref in task]
+    refs = [ref for row in PendingMail.objects.all() for ref in row.refs]
     assert sorted(Issue.objects.get(pk=issue_id).title for _, issue_id in refs) == [
         "Assigned to Max",
         "Mentions Mia",
     ]
     assert all(events[issue_id] == event_id for event_id, issue_id in refs)
+    notifications.send_pending_mail()
     assert sorted(message.to[0] for message in mail.outbox) == [max_.email, mia.email]
 
 

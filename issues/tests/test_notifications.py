@@ -3,29 +3,30 @@ comment on a watched issue, @mention), never the actor, never someone who opted
 out, is inactive or cannot see the issue; one mail per person for a bulk change;
 and one run through a real Celery worker and the real Redis broker.
 
-The services schedule the task with transaction.on_commit; here the captured
-callbacks are executed and the task runs in this process (its apply_async is
-replaced by a direct call), so the mail lands in django.core.mail.outbox."""
+The services write a PendingMail row in their transaction; here `committed()`
+runs the block, then the send_pending_mail task in this process (as beat has a
+worker run it), so the mail lands in django.core.mail.outbox."""
 
-import logging
 import re
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.db import connection
-from django.test import override_settings
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from issues import markdown, mentions, notifications, services
 from issues.errors import VersionConflict
-from issues.models import Issue, IssueEvent, Status, Watch
+from issues.models import IssueEvent, PendingMail, Status, Watch
 from issues.tests.factories import IssueFactory
+from tracker import log_context
 from tracker.tests.support import CeleryWorker
+from tracker.tests.test_deploy import run_manage
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -36,23 +37,26 @@ def handle(user) -> str:
 
 
 @pytest.fixture
-def tasks(monkeypatch):
-    """Run the mail task in this process when a commit hook enqueues it; returns
-    the list of (refs, options) each enqueue was given."""
-    sent = []
-
-    def apply_async(args, **options):
-        sent.append((args[0], options))
-        return notifications.send_notifications(*args)  # the task function, run here
-
-    monkeypatch.setattr(notifications.send_notifications, "apply_async", apply_async)
-    return sent
+def pending():
+    """The refs of each PendingMail row that `committed()` found, before it sent
+    them (what `with committed() as queued` names)."""
+    return []
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks, tasks):
-    """`with committed():` runs the block, then its commit hooks (as a commit would)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
+def committed(django_capture_on_commit_callbacks, pending):
+    """`with committed():` runs the block, then sends the mail it left pending
+    (the mail of changes made before the block, the tests' setup, is dropped)."""
+
+    @contextmanager
+    def run():
+        PendingMail.objects.all().delete()
+        with django_capture_on_commit_callbacks(execute=True):
+            yield pending
+        pending.extend(PendingMail.objects.order_by("pk").values_list("refs", flat=True))
+        notifications.send_pending_mail()
+
+    return run
 
 
 @pytest.fixture
@@ -104,10 +108,10 @@ def test_unassigning_sends_nothing(committed, issue, maintainer, maintainer2):
     issue = services.assign(
         actor=maintainer, issue=issue, version=issue.version, assignee=maintainer2
     )
-    with committed() as callbacks:
+    with committed() as queued:
         services.assign(actor=maintainer, issue=issue, version=issue.version, assignee=None)
 
-    assert callbacks == []  # nothing to tell anyone: no task at all
+    assert queued == []  # nothing to tell anyone: no mail pending at all
     assert mail.outbox == []
 
 
@@ -157,7 +161,7 @@ def test_someone_who_unwatched_hears_nothing(committed, issue, reporter, maintai
 def test_changes_that_are_not_status_comments_assignments_or_mentions_send_nothing(
     committed, issue, maintainer
 ):
-    with committed() as callbacks:
+    with committed() as queued:
         services.update_issue(
             actor=maintainer,
             issue=issue,
@@ -165,17 +169,17 @@ def test_changes_that_are_not_status_comments_assignments_or_mentions_send_nothi
             changes={"title": "Renamed", "severity": "HIGH", "description": "No one named."},
         )
 
-    assert callbacks == []
+    assert queued == []
     assert mail.outbox == []
 
 
 def test_a_change_that_fails_schedules_nothing(committed, issue, maintainer):
-    with committed() as callbacks, pytest.raises(VersionConflict):
+    with committed() as queued, pytest.raises(VersionConflict):
         services.change_status(
             actor=maintainer, issue=issue, version=issue.version + 5, status=Status.DONE
         )
 
-    assert callbacks == []
+    assert queued == []
     assert mail.outbox == []
 
 
@@ -323,7 +327,7 @@ def test_a_watcher_who_lost_sight_of_the_issue_gets_nothing(
 
 
 def test_a_bulk_change_of_500_issues_sends_each_watcher_one_mail(
-    committed, tasks, reporter, other_reporter, maintainer, maintainer2
+    committed, pending, reporter, other_reporter, maintainer, maintainer2
 ):
     issues = [
         services.create_issue(actor=reporter if n % 2 else other_reporter, title=f"Bug {n}")
@@ -337,8 +341,8 @@ def test_a_bulk_change_of_500_issues_sends_each_watcher_one_mail(
         )
 
     assert len(changed) == 500
-    assert len(tasks) == 1  # one task for the whole change
-    assert len(tasks[0][0]) == 500
+    assert len(pending) == 1  # one row for the whole change
+    assert len(pending[0]) == 500
     assert recipients() == sorted([reporter.email, other_reporter.email, maintainer2.email])
     everything = mails_to(maintainer2)[0]
     assert everything.subject == "[Tracker] Updates on 500 issues"
@@ -351,14 +355,16 @@ def test_a_bulk_change_of_500_issues_sends_each_watcher_one_mail(
     assert all(f"#{i.number} " in own.body for i in issues if i.reporter_id == reporter.pk)
 
 
-def test_collected_gathers_many_service_calls_into_one_task(committed, tasks, reporter, maintainer):
+def test_collected_gathers_many_service_calls_into_one_row(
+    committed, pending, reporter, maintainer
+):
     first, second = IssueFactory(reporter=reporter), IssueFactory(reporter=reporter)
 
     with committed(), notifications.collected():
         services.add_comment(actor=maintainer, issue=first, body="One")
         services.add_comment(actor=maintainer, issue=second, body="Two")
 
-    assert len(tasks) == 1
+    assert len(pending) == 1
     assert recipients() == [reporter.email]
     assert "Updates on 2 issues" in mail.outbox[0].subject
 
@@ -379,37 +385,115 @@ def test_the_task_takes_ids_and_skips_events_that_are_gone_or_do_not_match(
     assert recipients() == [reporter.email]
 
 
-def test_the_task_goes_to_the_queue_the_settings_name(committed, tasks, issue, maintainer):
-    with override_settings(NOTIFICATIONS_QUEUE="mail-only"), committed():
-        services.change_status(
-            actor=maintainer, issue=issue, version=issue.version, status=Status.TRIAGED
-        )
-    with override_settings(NOTIFICATIONS_QUEUE=""), committed():
-        services.add_comment(actor=maintainer, issue=issue, body="again")
+def test_beat_sends_pending_mail_on_the_queue_the_settings_name():
+    shown = (
+        "from django.conf import settings;"
+        " print(settings.CELERY_BEAT_SCHEDULE['send-pending-mail'])"
+    )
+    default = run_manage("shell", "-c", shown, DEBUG="1")
+    chosen = run_manage(
+        "shell", "-c", shown, DEBUG="1", NOTIFICATIONS_QUEUE="mail-only",
+        NOTIFICATIONS_INTERVAL_SECONDS="2.5",
+    )  # fmt: skip
 
-    assert [options for _, options in tasks] == [{"queue": "mail-only"}, {}]
+    assert default.returncode == 0, default.stderr
+    assert "'task': 'issues.send_pending_mail', 'schedule': 5.0, 'options': {}" in default.stdout
+    assert chosen.returncode == 0, chosen.stderr
+    assert "'schedule': 2.5, 'options': {'queue': 'mail-only'}" in chosen.stdout
 
 
-def test_a_broker_failure_after_commit_does_not_undo_or_break_the_change(
-    django_capture_on_commit_callbacks, monkeypatch, caplog, issue, maintainer
+def test_a_change_writes_its_mail_in_its_own_transaction_and_never_touches_the_queue(
+    django_capture_on_commit_callbacks, monkeypatch, issue, maintainer, reporter
 ):
     def broken(*args, **kwargs):
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(notifications.send_notifications, "apply_async", broken)
-    with django_capture_on_commit_callbacks(execute=True):
+    monkeypatch.setattr(notifications.send_pending_mail, "apply_async", broken)
+    with (
+        django_capture_on_commit_callbacks(execute=True) as hooks,
+        log_context.bound_request_id("req-7"),
+    ):
         services.change_status(
             actor=maintainer, issue=issue, version=issue.version, status=Status.TRIAGED
         )
 
-    assert Issue.objects.get(pk=issue.pk).status == Status.TRIAGED
-    # A warning naming the lost events, from us; not an error with a traceback.
+    assert hooks == []
     event = IssueEvent.objects.get(issue=issue, field="status")
-    [record] = [r for r in caplog.records if r.name == "issues.notifications"]
-    assert record.levelname == "WARNING"
-    assert "ConnectionError: broker down" in record.getMessage()
-    assert record.getMessage().endswith(f"no mail for event(s) {event.pk}")
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    [row] = PendingMail.objects.all()
+    assert (row.refs, row.request_id) == ([[event.pk, str(issue.pk)]], "req-7")
+
+    assert notifications.send_pending_mail() == 1
+    assert recipients() == [reporter.email]
+    assert not PendingMail.objects.exists()
+
+
+def test_a_change_that_rolls_back_leaves_no_mail(issue, maintainer):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.add_comment(actor=maintainer, issue=issue, body="Never mind")
+        assert PendingMail.objects.count() == 1
+        raise RuntimeError("the surrounding work failed")
+
+    assert not PendingMail.objects.exists()
+
+
+def test_pending_mail_is_sent_oldest_first_each_change_in_its_own_mail(
+    committed, issue, reporter, maintainer
+):
+    with committed():
+        services.add_comment(actor=maintainer, issue=issue, body="First")
+        services.add_comment(actor=maintainer, issue=issue, body="Second")
+
+    assert [m.body.count("commented:") for m in mails_to(reporter)] == [1, 1]
+    assert "First" in mails_to(reporter)[0].body
+    assert "Second" in mails_to(reporter)[1].body
+
+
+def test_mail_that_fails_stays_pending_and_the_run_gives_up_after_a_few(
+    monkeypatch, caplog, issue, reporter, maintainer
+):
+    for n in range(5):
+        services.add_comment(actor=maintainer, issue=issue, body=f"Comment {n}")
+    attempts = []
+
+    def smtp_down(refs):
+        attempts.append(refs)
+        raise OSError("mail server away")
+
+    monkeypatch.setattr(notifications, "deliver", smtp_down)
+    assert notifications.send_pending_mail() == 0
+
+    assert len(attempts) == notifications.MAX_FAILURES  # then it stopped trying
+    assert PendingMail.objects.count() == 5  # nothing lost
+    failures = [r for r in caplog.records if r.name == "issues.notifications"]
+    assert len(failures) == notifications.MAX_FAILURES
+    assert all(r.levelname == "ERROR" and "kept" in r.getMessage() for r in failures)
+
+    monkeypatch.undo()
+    assert notifications.send_pending_mail() == 5  # the mail server is back
+    assert not PendingMail.objects.exists()
+    assert len(mails_to(reporter)) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_share_the_pending_mail_out(issue, reporter, maintainer):
+    """A row being sent is locked; another run skips it instead of sending it twice."""
+    for body in ("One", "Two"):
+        services.add_comment(actor=maintainer, issue=issue, body=body)
+    first = PendingMail.objects.order_by("pk").first()
+
+    other_run = connection.copy()  # holds the first row, as while sending it
+    try:
+        other_run.set_autocommit(False)
+        with other_run.cursor() as cursor:
+            cursor.execute("SELECT id FROM issues_pendingmail WHERE id = %s FOR UPDATE", [first.pk])
+            assert notifications.send_pending_mail() == 1  # the second row only
+        other_run.rollback()
+    finally:
+        other_run.close()
+
+    assert list(PendingMail.objects.values_list("pk", flat=True)) == [first.pk]
+    assert "Two" in mails_to(reporter)[0].body
 
 
 # --- mentions in markdown -------------------------------------------------------------
@@ -493,6 +577,7 @@ def test_a_real_worker_sends_the_mail_after_the_commit(tmp_path, settings, repor
     try:
         issue = services.create_issue(actor=reporter, title="Printer on fire")
         services.add_comment(actor=maintainer, issue=issue, body="On my way with water.")
+        notifications.send_pending_mail.apply_async(queue=worker.queue)  # as beat does
 
         deadline = time.monotonic() + 90
         written = ""
@@ -509,4 +594,4 @@ def test_a_real_worker_sends_the_mail_after_the_commit(tmp_path, settings, repor
     assert "On my way with water." in written
     assert written.count("Subject:") == 1  # the reporter's; the actor got none
     assert f"To: {reporter.email}" in written
-    assert "issues.send_notifications" in log.read_text()
+    assert "issues.send_pending_mail" in log.read_text()

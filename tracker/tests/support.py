@@ -133,18 +133,33 @@ class CeleryWorker:
     arguments become environment variables of the worker."""
 
     def __init__(
-        self, log: Path, *, prefix: str = "test", pool: str = "solo", database: str = "", **env: str
+        self,
+        log: Path,
+        *,
+        prefix: str = "test",
+        pool: str = "solo",
+        database: str = "",
+        beat: bool = False,
+        **env: str,
     ):
         """`pool="prefork"` runs tasks in one child process (as in production) instead
-        of the worker's own; `database` is a DATABASE_URL (default: the test database)."""
+        of the worker's own; `database` is a DATABASE_URL (default: the test database);
+        `beat` runs Celery beat inside the worker, sending the pending mail every
+        second to this worker's queue."""
         self.queue = f"{prefix}-{uuid.uuid4().hex[:12]}"
         self.log = log
         environment = {
             **os.environ,
             "DATABASE_URL": database or database_url(),
             "CONN_MAX_AGE": "0",
+            **(
+                {"NOTIFICATIONS_QUEUE": self.queue, "NOTIFICATIONS_INTERVAL_SECONDS": "1"}
+                if beat
+                else {}
+            ),
             **env,
         }
+        with_beat = ["--beat", f"--schedule={log.parent / (self.queue + '-beat')}"] if beat else []
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
@@ -162,6 +177,7 @@ class CeleryWorker:
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
+                    *with_beat,
                 ],
                 cwd=ROOT,
                 env=environment,

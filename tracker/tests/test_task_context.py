@@ -12,6 +12,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
+from issues import notifications
 from issues.tests.factories import IssueFactory
 from tracker import log_context
 from tracker.task_context import HEADER
@@ -77,7 +78,7 @@ def wait_for_line(worker: CeleryWorker, predicate, timeout: float = 60) -> dict:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_task_queued_by_a_request_logs_with_its_request_id_in_a_real_worker(
+def test_a_task_queued_with_a_request_id_and_the_mail_of_a_request_log_it_in_a_real_worker(
     tmp_path, settings, reporter, maintainer
 ):
     worker = CeleryWorker(
@@ -94,7 +95,17 @@ def test_a_task_queued_by_a_request_logs_with_its_request_id_in_a_real_worker(
         api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         worker.wait_ready()
 
-        # A comment notifies the reporter: the mail task is queued after the commit.
+        # A task queued while a request id is bound logs it in every line.
+        with log_context.bound_request_id("req-ping-7"):
+            queued = ping.apply_async(queue=worker.queue)
+        assert queued.get(timeout=60) == "pong"
+        done = wait_for_line(
+            worker, lambda line: queued.id in line["message"] and "succeeded" in line["message"]
+        )
+        assert (done["request_id"], done["task_id"]) == ("req-ping-7", queued.id)
+
+        # A comment notifies the reporter: its mail, sent later by the task beat
+        # runs, logs the id of the request that made the comment.
         response = api.post(
             f"/api/issues/{issue.pk}/comments/",
             {"body": "Looking into it."},
@@ -103,16 +114,19 @@ def test_a_task_queued_by_a_request_logs_with_its_request_id_in_a_real_worker(
         )
         assert response.status_code == 201, response.content
         assert response["X-Request-ID"] == "req-comment-42"
+        notifications.send_pending_mail.apply_async(queue=worker.queue)
 
-        # The task's own line (issues.notifications) and Celery's success line.
+        # The mail's own line (issues.notifications), inside the task.
         own = wait_for_line(worker, lambda line: line["message"].startswith("notifications:"))
         assert own["request_id"] == "req-comment-42"
-        assert own["task_name"] == "issues.send_notifications"
+        assert own["task_name"] == "issues.send_pending_mail"
         assert own["logger"] == "issues.notifications"
-        task_id = own["task_id"]
-        done = wait_for_line(worker, lambda line: "succeeded" in line["message"])
-        assert (done["request_id"], done["task_id"]) == ("req-comment-42", task_id)
-        assert task_id in done["message"]
+        # The task's own lines carry no request id: beat queued it, not a request.
+        sent = wait_for_line(
+            worker,
+            lambda line: own["task_id"] in line["message"] and "succeeded" in line["message"],
+        )
+        assert "request_id" not in sent
 
         # A header that is not a sane request id is not trusted by the worker.
         bad = ping.apply_async(queue=worker.queue, headers={HEADER: "bad id\nforged"})
