@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Min
+from django.utils import timezone
 from kombu.transport.redis import PRIORITY_STEPS, Channel
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from issues.models import Issue, Severity, Status
+from issues.models import Issue, PendingMail, Severity, Status
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,15 @@ def open_issues_query():
 
 def open_issues_by_severity() -> dict[int, int]:
     return dict(open_issues_query())
+
+
+def pending_mail() -> tuple[int, float]:
+    """How many changes' mail is waiting to be sent (issues.notifications), and
+    for how many seconds the oldest has waited (0 when none): mail piling up
+    means no worker or beat runs, or the mail server refuses it."""
+    found = PendingMail.objects.aggregate(n=Count("*"), oldest=Min("created_at"))
+    waited = (timezone.now() - found["oldest"]).total_seconds() if found["oldest"] else 0.0
+    return found["n"], max(waited, 0.0)
 
 
 def celery_queues() -> list[str]:
@@ -89,13 +99,14 @@ class ScrapeTimeCollector:
             "1 if the source of the scrape-time gauges answered this scrape, else 0.",
             labels=["source"],
         )
-        yield from self._open_issues(up)
+        yield from self._database(up)
         yield from self._queues(up)
         yield up
 
-    def _open_issues(self, up: GaugeMetricFamily) -> Iterator[Metric]:
+    def _database(self, up: GaugeMetricFamily) -> Iterator[Metric]:
         try:
             counts = open_issues_by_severity()
+            waiting, waited = pending_mail()
         except Exception as exc:  # a scrape must not fail because the database did
             logger.warning("metrics: open issues not counted: %s: %s", type(exc).__name__, exc)
             up.add_metric(["database"], 0)
@@ -107,6 +118,14 @@ class ScrapeTimeCollector:
         for severity in Severity:
             family.add_metric([severity.name], counts.get(severity.value, 0))
         yield family
+        yield GaugeMetricFamily(
+            "tracker_pending_mail", "Changes whose notification mail is not sent yet.", waiting
+        )
+        yield GaugeMetricFamily(
+            "tracker_pending_mail_age_seconds",
+            "How long the oldest pending notification mail has waited (0 when none).",
+            waited,
+        )
 
     def _queues(self, up: GaugeMetricFamily) -> Iterator[Metric]:
         url = settings.CELERY_BROKER_URL

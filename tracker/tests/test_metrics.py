@@ -4,6 +4,7 @@ and who may read it."""
 
 import logging
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
@@ -14,7 +15,8 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from issues.models import Issue, Severity, Status
+from issues import services
+from issues.models import Issue, PendingMail, Severity, Status
 from issues.tests.factories import IssueFactory
 from tracker.metrics import access, collectors, db_queries
 from tracker.tasks import ping
@@ -191,6 +193,24 @@ def test_open_issues_gauge_counts_every_not_done_issue_by_severity(client, maint
         for severity in Severity
     } == {"LOW": 1, "MEDIUM": 0, "HIGH": 2, "CRITICAL": 1}
     assert value(samples, "tracker_metrics_source_up", source="database") == 1
+
+
+@pytest.mark.django_db
+def test_the_pending_mail_gauges_count_it_and_age_its_oldest(client, maintainer, reporter):
+    samples = scrape(client)
+    assert value(samples, "tracker_pending_mail") == 0
+    assert value(samples, "tracker_pending_mail_age_seconds") == 0
+
+    issue = IssueFactory(reporter=reporter)
+    services.add_comment(actor=maintainer, issue=issue, body="One")
+    services.add_comment(actor=maintainer, issue=issue, body="Two")
+    PendingMail.objects.filter(pk=PendingMail.objects.order_by("pk")[0].pk).update(
+        created_at=timezone.now() - timedelta(minutes=10)
+    )
+
+    samples = scrape(client)
+    assert value(samples, "tracker_pending_mail") == 2
+    assert 600 <= value(samples, "tracker_pending_mail_age_seconds") < 660
 
 
 @pytest.mark.django_db
