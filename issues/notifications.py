@@ -61,6 +61,9 @@ ASSIGNED, MENTION, STATUS, COMMENT = "assigned", "mention", "status", "comment"
 PRIORITY = (ASSIGNED, MENTION, STATUS, COMMENT)
 CREATION_KINDS = (EventKind.CREATED, EventKind.IMPORTED)
 QUOTE_LENGTH = 500
+# send_pending_mail: failed changes after which a run stops, changes a run sends.
+MAX_FAILURES = 3
+PER_RUN = 1_000
 
 _local = threading.local()
 
@@ -114,8 +117,9 @@ def _may_notify(event: IssueEvent) -> bool:
 
 
 def _pend(refs: list) -> None:
-    """One PendingMail row, written as one plain INSERT: on every issue created
-    through the API the ORM's own would have cost more than the rest of it."""
+    """One PendingMail row, written by one plain INSERT rather than the ORM's
+    (which builds and compiles a model insert each time): every create, status
+    change and comment writes one."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {PendingMail._meta.db_table} (refs, request_id) VALUES (%s, %s)",  # noqa: S608 - the model's own table
@@ -132,9 +136,13 @@ def send_pending_mail() -> int:
     return the number of mails sent. Each change is sent and deleted in a
     transaction of its own, locked while it is sent (tasks running at once
     share the rows out); one whose mail fails stays for the next run, and
-    after MAX_FAILURES failures (the mail server away) this run stops."""
+    after MAX_FAILURES failures (the mail server away) this run stops. A run
+    sends at most PER_RUN changes, leaving the rest to the next, so that a
+    backlog does not hold a worker from other tasks."""
     sent, failed = 0, []
-    while len(failed) < MAX_FAILURES:
+    for _ in range(PER_RUN):
+        if len(failed) >= MAX_FAILURES:
+            break
         with transaction.atomic():
             pending = (
                 PendingMail.objects.select_for_update(skip_locked=True)
@@ -153,9 +161,6 @@ def send_pending_mail() -> int:
                 continue
             pending.delete()
     return sent
-
-
-MAX_FAILURES = 3
 
 
 @shared_task(name="issues.send_notifications")

@@ -475,6 +475,19 @@ def test_mail_that_fails_stays_pending_and_the_run_gives_up_after_a_few(
     assert len(mails_to(reporter)) == 5
 
 
+def test_a_run_sends_at_most_its_share_and_leaves_the_rest_to_the_next(
+    monkeypatch, issue, reporter, maintainer
+):
+    monkeypatch.setattr(notifications, "PER_RUN", 2)
+    for n in range(3):
+        services.add_comment(actor=maintainer, issue=issue, body=f"Comment {n}")
+
+    assert notifications.send_pending_mail() == 2
+    assert PendingMail.objects.count() == 1
+    assert notifications.send_pending_mail() == 1
+    assert len(mails_to(reporter)) == 3
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_share_the_pending_mail_out(issue, reporter, maintainer):
     """A row being sent is locked; another run skips it instead of sending it twice."""
