@@ -364,6 +364,10 @@ class PendingMail(models.Model):
     # The request that made the change, for the mail's log lines.
     request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(db_default=Now())
+    # Failed sends so far, and when to try again: later after each failure, so
+    # that mail that keeps failing does not hold up the rest.
+    attempts = models.PositiveIntegerField(db_default=0)
+    send_after = models.DateTimeField(db_default=Now())
 
     def __str__(self) -> str:
         return f"Mail pending for {len(self.refs)} event(s)"

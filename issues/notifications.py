@@ -40,13 +40,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
+from django.db.models.functions import Now
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
@@ -135,18 +138,19 @@ def send_pending_mail() -> int:
     """Send the mail of every change committed so far, oldest first, and
     return the number of mails sent. Each change is sent and deleted in a
     transaction of its own, locked while it is sent (tasks running at once
-    share the rows out); one whose mail fails stays for the next run, and
-    after MAX_FAILURES failures (the mail server away) this run stops. A run
-    sends at most PER_RUN changes, leaving the rest to the next, so that a
-    backlog does not hold a worker from other tasks."""
-    sent, failed = 0, []
+    share the rows out). One whose mail fails is kept and tried again later,
+    after a wait that doubles with each failure (retry_delay), so that it
+    does not hold up the rest; after MAX_FAILURES failures (the mail server
+    away) the run stops. A run sends at most PER_RUN changes, leaving the rest
+    to the next, so that a backlog does not hold a worker from other tasks."""
+    sent = failures = 0
     for _ in range(PER_RUN):
-        if len(failed) >= MAX_FAILURES:
+        if failures >= MAX_FAILURES:
             break
         with transaction.atomic():
             pending = (
                 PendingMail.objects.select_for_update(skip_locked=True)
-                .exclude(pk__in=failed)
+                .filter(send_after__lte=Now())
                 .order_by("pk")
                 .first()
             )
@@ -156,11 +160,24 @@ def send_pending_mail() -> int:
                 with transaction.atomic(), log_context.bound_request_id(pending.request_id):
                     sent += deliver(pending.refs)
             except Exception:
-                log.exception("notifications: mail of pending row %s failed; kept", pending.pk)
-                failed.append(pending.pk)
+                failures += 1
+                delay = retry_delay(pending.attempts + 1)
+                log.exception(
+                    "notifications: mail of pending row %s failed; kept, tried again in %s",
+                    pending.pk,
+                    delay,
+                )
+                pending.attempts += 1
+                pending.send_after = timezone.now() + delay
+                pending.save(update_fields=["attempts", "send_after"])
                 continue
             pending.delete()
     return sent
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long mail that failed `attempts` times waits: 1, 2, 4 ... minutes, at most an hour."""
+    return min(timedelta(minutes=2 ** (attempts - 1)), timedelta(hours=1))
 
 
 @shared_task(name="issues.send_notifications")

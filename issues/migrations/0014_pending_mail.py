@@ -27,6 +27,11 @@ class Migration(migrations.Migration):
                     "created_at",
                     models.DateTimeField(db_default=django.db.models.functions.datetime.Now()),
                 ),
+                ("attempts", models.PositiveIntegerField(db_default=0)),
+                (
+                    "send_after",
+                    models.DateTimeField(db_default=django.db.models.functions.datetime.Now()),
+                ),
             ],
         ),
     ]

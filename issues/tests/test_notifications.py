@@ -11,18 +11,20 @@ import re
 import time
 import uuid
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from issues import markdown, mentions, notifications, services
 from issues.errors import VersionConflict
-from issues.models import IssueEvent, PendingMail, Status, Watch
+from issues.models import Comment, IssueEvent, PendingMail, Status, Watch
 from issues.tests.factories import IssueFactory
 from tracker import log_context
 from tracker.tests.support import CeleryWorker
@@ -468,11 +470,45 @@ def test_mail_that_fails_stays_pending_and_the_run_gives_up_after_a_few(
     failures = [r for r in caplog.records if r.name == "issues.notifications"]
     assert len(failures) == notifications.MAX_FAILURES
     assert all(r.levelname == "ERROR" and "kept" in r.getMessage() for r in failures)
+    failed = PendingMail.objects.filter(attempts=1)
+    assert failed.count() == notifications.MAX_FAILURES
+    assert all(row.send_after > timezone.now() for row in failed)  # tried again later
 
     monkeypatch.undo()
-    assert notifications.send_pending_mail() == 5  # the mail server is back
+    assert notifications.send_pending_mail() == 2  # the mail server is back: the others go
+    PendingMail.objects.update(send_after=timezone.now())  # ... and later the failed ones
+    assert notifications.send_pending_mail() == 3
     assert not PendingMail.objects.exists()
     assert len(mails_to(reporter)) == 5
+
+
+def test_mail_that_keeps_failing_does_not_hold_up_the_rest(
+    monkeypatch, issue, reporter, maintainer
+):
+    for body in ("Bad 1", "Bad 2", "Bad 3", "Good"):
+        services.add_comment(actor=maintainer, issue=issue, body=body)
+    bad = set(PendingMail.objects.order_by("pk").values_list("pk", flat=True)[:3])
+    real_deliver = notifications.deliver
+
+    def deliver(refs):
+        comment_ids = {IssueEvent.objects.get(pk=ref[0]).data["comment"] for ref in refs}
+        if Comment.objects.filter(pk__in=comment_ids, body__startswith="Bad").exists():
+            raise ValueError("cannot render this one")
+        return real_deliver(refs)
+
+    monkeypatch.setattr(notifications, "deliver", deliver)
+
+    assert notifications.send_pending_mail() == 0  # the three oldest failed: the run stopped
+    assert notifications.send_pending_mail() == 1  # the next run skips them for now
+    assert "Good" in mails_to(reporter)[0].body
+    assert set(PendingMail.objects.values_list("pk", flat=True)) == bad
+
+
+@pytest.mark.parametrize(
+    ("attempts", "minutes"), [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (30, 60)]
+)
+def test_failed_mail_waits_twice_as_long_each_time_up_to_an_hour(attempts, minutes):
+    assert notifications.retry_delay(attempts) == timedelta(minutes=minutes)
 
 
 def test_a_run_sends_at_most_its_share_and_leaves_the_rest_to_the_next(
