@@ -236,3 +236,60 @@ def test_a_live_refresh_keeps_the_filters_chosen_on_the_page(as_user):
     expect(page.get_by_role("link", name="Another critical")).to_be_visible(timeout=LIVE)
     expect(page.get_by_role("link", name="Low one")).to_have_count(0)
     expect(page.locator("#export-link")).to_have_attribute("href", re.compile(r"export\.csv"))
+
+
+def test_a_refresh_answered_after_a_change_does_not_put_the_older_version_back(as_user):
+    """A live refresh of the panel rendered before the person's own change but
+    answered after it (a slow network, a loaded server) must not show the older
+    version again, even for the moment until the next refresh: an edit made
+    then would be sent with it and refused as a conflict."""
+    maintainer = UserFactory(role="MAINTAINER", display_name="Max Maintainer")
+    other = UserFactory(role="MAINTAINER", display_name="Olga Other")
+    issue = IssueFactory(reporter=maintainer, title="Slow refresh", severity=Severity.HIGH)
+    page = as_user(maintainer)
+    page.goto(f"/issues/{issue.number}/")
+    panel = page.locator("#panel")
+    expect(panel).to_have_attribute("data-version", "1")
+    # Every version the panel shows, as it shows it.
+    page.evaluate(
+        """() => {
+            window.versionsShown = [];
+            new MutationObserver(() => {
+                const shown = document.getElementById("panel");
+                if (shown) window.versionsShown.push(shown.dataset.version);
+            }).observe(document.querySelector(".issue-side"),
+                       {subtree: true, childList: true, attributes: true});
+        }"""
+    )
+    held = []
+
+    def hold_the_first_refresh(route):
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))  # rendered now, at version 1
+        else:
+            route.continue_()
+
+    page.route(f"**/issues/{issue.number}/panel/", hold_the_first_refresh)
+    services.add_comment(actor=other, issue=issue, body="Seen it too.")  # a live refresh
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the comment's live refresh of the panel never came"
+
+    page.get_by_label("Status").select_option("TRIAGED")
+    expect(panel).to_have_attribute("data-version", "2")
+    route, rendered_before = held[0]
+    route.fulfill(response=rendered_before)  # the old refresh arrives after the change
+    page.wait_for_timeout(1_000)  # and the change's own refresh after it
+
+    shown = page.evaluate("window.versionsShown")
+    assert "1" not in shown[shown.index("2") :], shown
+    page.get_by_label("Severity").select_option("CRITICAL")
+    expect(page.locator("#timeline")).to_contain_text("changed severity from High to Critical")
+    issue.refresh_from_db()
+    assert (issue.status, issue.severity, issue.version) == (
+        Status.TRIAGED,
+        Severity.CRITICAL,
+        3,
+    )

@@ -1,5 +1,5 @@
-// Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests, and
-// label colours.
+// Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests,
+// refreshes that never show an older version of an issue, and label colours.
 (function () {
   "use strict";
 
@@ -16,6 +16,18 @@
       const link = document.getElementById("new-issue-link");
       if (link) { event.preventDefault(); window.location.href = link.href; }
     }
+  });
+
+  // A region that shows an issue (header, timeline, panel) carries the issue's
+  // version. A refresh (a GET) rendered before a change but answered after it
+  // must not put the older version back: the next edit would then be sent with
+  // that version and refused as a conflict.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const detail = event.detail;
+    const shown = detail.target && detail.target.dataset ? detail.target.dataset.version : undefined;
+    if (shown === undefined || String(detail.requestConfig.verb).toLowerCase() !== "get") return;
+    const found = /data-version="(\d+)"/.exec(detail.serverResponse || "");
+    if (found && Number(found[1]) < Number(shown)) detail.shouldSwap = false;
   });
 
   document.addEventListener("htmx:configRequest", function (event) {
