@@ -171,6 +171,9 @@ def test_two_people_edit_at_once_and_nothing_is_lost(as_user):
     for page in (first, second):
         page.goto(f"/issues/{issue.number}/")
         page.get_by_role("button", name="Edit title and description").click()
+        # Both editors hold version 1 before anyone saves: a click does not wait
+        # for its editor, which on a loaded machine came after Max's save.
+        expect(page.get_by_label("Title")).to_have_value("Original title")
 
     first.get_by_label("Title").fill("Max's title")
     first.get_by_role("button", name="Save").click()
