@@ -204,14 +204,9 @@ class IssueFilter(filters.FilterSet):
             return paging.Listing(read=lambda offset, limit: [], count=lambda cap: 0)
         narrowing, fixed = self.narrowing()
         user = self.request.user
-        titles_first = queries.titles_first(narrowing, fixed["ordering"])
 
         def read(offset: int, limit: int) -> list:
-            if titles_first:
-                rows = pages(user, *narrowing, offset=offset, limit=limit, in_titles=True, **fixed)
-                if len(rows) == limit:
-                    return rows
-            return pages(user, *narrowing, offset=offset, limit=limit, **fixed)
+            return queries.page_of(pages, user, narrowing, offset=offset, limit=limit, **fixed)
 
         def count(cap: int) -> int:
             if how == LINKS:

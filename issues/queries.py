@@ -413,6 +413,20 @@ api_pages = _pages(_as_api_renders)  # the API's list
 listed_pages = _pages(_listed)  # the HTML list's (give_labels then gives the labels)
 
 
+def page_of(
+    pages: _VisibleRead, user, narrowing: Narrowing, *, offset: int, limit: int, **fixed
+) -> list[Issue]:
+    """Rows [offset, offset + limit) of the list `narrowing` asks for, read
+    through `pages` (api_pages or listed_pages): a one-word search's page is
+    looked for among the title matches first (titles_first), and among all
+    matches only when those do not fill it."""
+    if titles_first(narrowing, fixed.get("ordering", "")):
+        rows = pages(user, *narrowing, offset=offset, limit=limit, in_titles=True, **fixed)
+        if len(rows) == limit:
+            return rows
+    return pages(user, *narrowing, offset=offset, limit=limit, **fixed)
+
+
 def label_ids(names: list[str], among: list[Label] | None = None) -> list[int] | None:
     """The ids of the labels named (case-insensitive), or None when one of the
     names is no label. Looked up first (one small query, or none when the
