@@ -161,18 +161,21 @@ def send_pending_mail() -> int:
                     sent += deliver(pending.refs)
             except Exception:
                 failures += 1
-                delay = retry_delay(pending.attempts + 1)
-                log.exception(
-                    "notifications: mail of pending row %s failed; kept, tried again in %s",
-                    pending.pk,
-                    delay,
-                )
-                pending.attempts += 1
-                pending.send_after = timezone.now() + delay
-                pending.save(update_fields=["attempts", "send_after"])
-                continue
-            pending.delete()
+                _try_again_later(pending)
+            else:
+                pending.delete()
     return sent
+
+
+def _try_again_later(pending: PendingMail) -> None:
+    """Keep mail whose sending failed (logged with its traceback) for a later run."""
+    pending.attempts += 1
+    delay = retry_delay(pending.attempts)
+    log.exception(
+        "notifications: mail of pending row %s failed; kept, tried again in %s", pending.pk, delay
+    )
+    pending.send_after = timezone.now() + delay
+    pending.save(update_fields=["attempts", "send_after"])
 
 
 def retry_delay(attempts: int) -> timedelta:
