@@ -83,10 +83,16 @@ def asgi_scope(path: str, headers: dict[str, str] | None = None) -> dict:
     }
 
 
-async def asgi_get(app, path: str, headers: dict[str, str] | None = None, sent=None):
+def _last_byte(message: dict) -> bool:
+    return message["type"] == "http.response.body" and not message.get("more_body")
+
+
+async def asgi_get(
+    app, path: str, headers: dict[str, str] | None = None, sent=None, until=_last_byte
+):
     """`GET path` through an ASGI app as uvicorn drives it (the client goes away
-    once the answer's last byte is sent): (status, body). `sent` gathers every
-    message the app sent."""
+    once `until(message)` holds for a message the app sent, by default the
+    answer's last byte): (status, body). `sent` gathers every message the app sent."""
     sent = [] if sent is None else sent
     requested = False
     done = asyncio.Event()
@@ -101,7 +107,7 @@ async def asgi_get(app, path: str, headers: dict[str, str] | None = None, sent=N
 
     async def send(message):
         sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
+        if until(message):
             done.set()
 
     await app(asgi_scope(path, headers), receive, send)
