@@ -13,6 +13,8 @@ import json
 
 from django.db import connection
 
+from tracker.db import preparing_cursor
+
 CHANNEL = "tracker_events"
 
 
@@ -51,5 +53,5 @@ STATS = "stats"
 
 
 def _notify(payload: dict) -> None:
-    with connection.cursor() as cursor:
+    with preparing_cursor(connection) as cursor:
         cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])

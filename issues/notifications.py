@@ -56,6 +56,7 @@ from accounts.models import User
 from issues import markdown, mentions
 from issues.models import Comment, EventKind, Issue, IssueEvent, PendingMail, Status, Watch
 from tracker import log_context
+from tracker.db import preparing_cursor
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,11 @@ def _may_notify(event: IssueEvent) -> bool:
 
 
 def _pend(refs: list) -> None:
-    """One PendingMail row, written by one plain INSERT rather than the ORM's
-    (which builds and compiles a model insert each time): every create, status
-    change and comment writes one."""
-    with connection.cursor() as cursor:
+    """One PendingMail row, written by one plain INSERT, prepared once per
+    connection (tracker.db.preparing_cursor), rather than the ORM's, which
+    builds and compiles a model insert each time: every create, status change
+    and comment writes one."""
+    with preparing_cursor(connection) as cursor:
         cursor.execute(
             f"INSERT INTO {PendingMail._meta.db_table} (refs, request_id) VALUES (%s, %s)",  # noqa: S608 - the model's own table
             [json.dumps(refs), log_context.current_request_id() or ""],

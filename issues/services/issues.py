@@ -14,7 +14,15 @@ from accounts import roles
 from accounts.models import User
 from issues import live, notifications, queries, workflow
 from issues.errors import FieldPermissionDenied, NotFound, VersionConflict
-from issues.models import Attachment, EventKind, Issue, IssueEvent, Severity, Status
+from issues.models import (
+    Attachment,
+    EventKind,
+    Issue,
+    IssueEvent,
+    IssueLabel,
+    Severity,
+    Status,
+)
 from issues.services.validation import (
     EDITABLE_FIELDS,
     TEXT_FIELDS,
@@ -26,7 +34,7 @@ from issues.services.validation import (
     user_ref,
 )
 from issues.services.watching import auto_watch
-from tracker.db import Prepared, one
+from tracker.db import Insert, Prepared, one
 
 
 @transaction.atomic
@@ -59,16 +67,14 @@ def create_issue(
     cleaned = clean_fields(fields)
     label_objs = cleaned.pop("labels", [])
     status = cleaned.get("status", Status.OPEN)
-    issue = Issue.objects.create(
-        reporter=actor,
-        resolved_at=timezone.now() if status == Status.DONE else None,
-        **cleaned,
+    issue = Issue(
+        reporter=actor, resolved_at=timezone.now() if status == Status.DONE else None, **cleaned
     )
-    if label_objs:  # a new issue has no labels yet: insert, nothing to compare
-        through = Issue.labels.through
-        through.objects.bulk_create(through(issue=issue, label=label) for label in label_objs)
+    _insert_issue(issue)
+    # A new issue has no labels yet: insert, nothing to compare.
+    _insert_links(*(IssueLabel(issue=issue, label=label) for label in label_objs))
     issue.label_names = label_names(label_objs)  # as queries.api_issue reads them: no read back
-    event = IssueEvent.objects.create(
+    event = IssueEvent(
         issue=issue,
         actor=actor,
         kind=event_kind,
@@ -80,6 +86,7 @@ def create_issue(
             "assignee": user_ref(issue.assignee),
         },
     )
+    insert_events(event)
     live.announce("created", issue)
     # The reporter and the assignee watch the issue; mail goes out after the commit.
     auto_watch(issue, issue.reporter, issue.assignee)
@@ -168,7 +175,7 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
     if "labels" in diffs:
         current.labels.set(diffs["labels"])
 
-    events = IssueEvent.objects.bulk_create(
+    events = [
         IssueEvent(
             issue=current,
             actor=actor,
@@ -183,7 +190,8 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
             data={"version": version + 1},
         )
         for field, new in diffs.items()
-    )
+    ]
+    insert_events(*events)
     # The compare-and-set succeeded, so the row now holds exactly what was written.
     for field, value in row.items():
         setattr(current, field, value)
@@ -196,6 +204,11 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
     notifications.schedule(events)
     return current
 
+
+# A create's and an edit's writes, compiled once (tracker.db.Insert).
+_insert_issue = Insert(Issue)
+_insert_links = Insert(IssueLabel)
+insert_events = Insert(IssueEvent)
 
 # An edit's read of the issue it changes, compiled once (tracker.db.Prepared).
 _current = Prepared(

@@ -13,6 +13,7 @@ from django.db import transaction
 from accounts.models import User
 from issues.models import Issue, Watch
 from issues.services.validation import require_visible
+from tracker.db import Insert
 
 
 @transaction.atomic
@@ -39,6 +40,8 @@ def auto_watch(issue: Issue, *users: User | None) -> None:
     """Make these users watch the issue, without asking whether they may: for
     services that have already decided (the reporter, a new assignee). Runs in the
     caller's transaction; a concurrent identical watch is not an error."""
-    rows = [Watch(user=user, issue=issue) for user in {u for u in users if u is not None}]
-    if rows:
-        Watch.objects.bulk_create(rows, ignore_conflicts=True)
+    watchers = {user for user in users if user is not None}
+    _insert_watches(*(Watch(user=user, issue=issue) for user in watchers))
+
+
+_insert_watches = Insert(Watch, ignore_conflicts=True)

@@ -1,0 +1,140 @@
+"""Inserts written once (tracker.db.Insert: a create's issue, label links,
+event and watch, an edit's events) store what Model.save() stores and give
+back what it gives back, prepared by PostgreSQL once per connection."""
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import post_save
+from django.test.utils import CaptureQueriesContext
+
+from issues.models import EventKind, Issue, IssueEvent, IssueLabel, Label, Status, Watch
+from tracker.db import Insert
+from tracker.tests.test_db import field_values, prepared_statements
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_row_is_stored_as_save_stores_it(reporter, maintainer):
+    inserted = Issue(title="Inserted", description="Body", reporter=reporter, assignee=maintainer)
+    saved = Issue(title="Saved", description="Body", reporter=reporter, assignee=maintainer)
+
+    Insert(Issue)(inserted)
+    saved.save()
+
+    # Its number comes back from the database's sequence, as save()'s does.
+    assert inserted.number == saved.number - 1
+    assert not inserted._state.adding and inserted._state.db == "default"
+    assert inserted.created_at is not None and inserted.updated_at is not None
+    stored = Issue.objects.get(pk=inserted.pk)
+    assert field_values(stored) == field_values(inserted)
+    differing = {
+        name
+        for name, value in field_values(stored).items()
+        if value != field_values(Issue.objects.get(pk=saved.pk))[name]
+    }
+    assert differing == {"id", "number", "title", "created_at", "updated_at"}
+
+
+def test_several_rows_are_one_statement_each_given_its_key(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    events = [
+        IssueEvent(issue=issue, actor=reporter, kind=EventKind.FIELD_CHANGED, field=field)
+        for field in ("title", "severity", "status")
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        Insert(IssueEvent)(*events)
+
+    assert len(queries) == 1
+    assert [e.pk for e in events] == sorted(e.pk for e in events)
+    stored = {e.pk: e for e in IssueEvent.objects.filter(issue=issue)}
+    assert [stored[e.pk].field for e in events] == ["title", "severity", "status"]
+    assert all(stored[e.pk].data == {} and stored[e.pk].old_value is None for e in events)
+
+
+def test_json_values_are_stored_as_json(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    event = IssueEvent(
+        issue=issue,
+        actor=None,
+        kind=EventKind.FIELD_CHANGED,
+        field="labels",
+        old_value=["bug"],
+        new_value="a string",
+        data={"version": 2, "nested": {"list": [1, None, "x"]}},
+    )
+
+    Insert(IssueEvent)(event)
+
+    stored = IssueEvent.objects.get(pk=event.pk)
+    assert (stored.old_value, stored.new_value) == (["bug"], "a string")
+    assert stored.data == {"version": 2, "nested": {"list": [1, None, "x"]}}
+    assert stored.actor_id is None
+
+
+def test_what_the_database_sets_comes_back(maintainer):
+    """A label link takes its issue's status in PostgreSQL (a trigger)."""
+    issue = Issue.objects.create(title="Issue", reporter=maintainer, status=Status.TRIAGED)
+    link = IssueLabel(issue=issue, label=Label.objects.create(name="bug"))
+
+    Insert(IssueLabel)(link)
+
+    assert link.pk == IssueLabel.objects.get(issue=issue).pk
+    assert link.status == Status.TRIAGED
+
+
+def test_ignoring_conflicts_skips_a_row_already_there(reporter, maintainer):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    insert = Insert(Watch, ignore_conflicts=True)
+    insert(Watch(user=reporter, issue=issue))
+
+    insert(Watch(user=reporter, issue=issue), Watch(user=maintainer, issue=issue))
+
+    assert sorted(Watch.objects.filter(issue=issue).values_list("user_id", flat=True)) == sorted(
+        [reporter.pk, maintainer.pk]
+    )
+
+
+def test_no_rows_is_no_statement():
+    with CaptureQueriesContext(connection) as queries:
+        Insert(Watch, ignore_conflicts=True)()
+    assert len(queries) == 0
+
+
+def test_a_failed_insert_raises_django_s_error(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Insert(Watch)(Watch(user=reporter, issue=issue), Watch(user=reporter, issue=issue))
+    assert not Watch.objects.exists()
+
+
+def test_it_is_prepared_once_on_its_connection(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    insert = Insert(IssueEvent)
+    before = prepared_statements()
+
+    with CaptureQueriesContext(connection) as queries:
+        for kind in (EventKind.CREATED, EventKind.FIELD_CHANGED, EventKind.IMPORTED):
+            insert(IssueEvent(issue=issue, actor=reporter, kind=kind, data={"kind": kind}))
+
+    (new,) = set(prepared_statements()) - set(before)
+    assert new.startswith('INSERT INTO "issues_issueevent"') and "$1" in new
+    # Logged with its values written in, as Django's own inserts are.
+    assert len(queries) == 3 and f"'{issue.pk.hex}'::uuid" in queries[0]["sql"]
+    assert IssueEvent.objects.filter(issue=issue).count() == 3
+
+
+def test_a_model_with_save_receivers_is_refused(reporter):
+    def receiver(**kwargs):
+        pass
+
+    post_save.connect(receiver, sender=Label)
+    try:
+        with pytest.raises(ValueError, match="save receivers"):
+            Insert(Label)(Label(name=f"label-{uuid.uuid4().hex[:8]}"))
+    finally:
+        post_save.disconnect(receiver, sender=Label)
+    assert not Label.objects.exists()
