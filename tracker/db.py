@@ -3,8 +3,9 @@
 import itertools
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
@@ -280,6 +281,51 @@ class Insert:
         if self.returning:
             sql += f" RETURNING {', '.join(quote(field.column) for field in self.returning)}"
         self._sql[count] = sql
+        return sql
+
+
+class Update:
+    """UPDATEs of a model's rows chosen by the values of `where` fields, their
+    SQL written once per process for each set of fields they set, and prepared
+    by PostgreSQL once per connection: as Insert, for the same reasons (an
+    edit's compare-and-set was its one statement still compiled and planned
+    anew). Each write also adds one to every field of `increments` (a version).
+    Returns how many rows it changed; sends no signals, as QuerySet.update()."""
+
+    def __init__(self, model: type[Model], *, where: Sequence[str], increments: Sequence[str] = ()):
+        self.model = model
+        self.where = [model._meta.get_field(name) for name in where]
+        self.increments = [model._meta.get_field(name) for name in increments]
+        self._sql: dict[tuple[str, ...], str] = {}
+
+    def __call__(self, values: Mapping[str, Any], *where: Any, using: str = "default") -> int:
+        connection = connections[using]
+        fields = [self.model._meta.get_field(name) for name in values]
+        params = [
+            field.get_db_prep_save(
+                value.prepare_database_save(field) if isinstance(value, Model) else value,
+                connection=connection,
+            )
+            for field, value in zip(fields, values.values(), strict=True)
+        ]
+        params += [
+            field.get_db_prep_value(value, connection)
+            for field, value in zip(self.where, where, strict=True)
+        ]
+        names = tuple(values)
+        with preparing_cursor(connection) as cursor:
+            cursor.execute(self._sql.get(names) or self._write(names, fields, connection), params)
+            return cursor.rowcount
+
+    def _write(self, names: tuple[str, ...], fields, connection) -> str:
+        quote = connection.ops.quote_name
+        assignments = [f"{quote(field.column)} = %s" for field in fields] + [
+            f"{quote(field.column)} = {quote(field.column)} + 1" for field in self.increments
+        ]
+        conditions = " AND ".join(f"{quote(field.column)} = %s" for field in self.where)
+        table = quote(self.model._meta.db_table)
+        sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {conditions}"  # noqa: S608 - the model's own names
+        self._sql[names] = sql
         return sql
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts import roles
@@ -34,7 +33,7 @@ from issues.services.validation import (
     user_ref,
 )
 from issues.services.watching import auto_watch
-from tracker.db import Insert, Prepared, one
+from tracker.db import Insert, Prepared, Update, one
 
 
 @transaction.atomic
@@ -167,9 +166,7 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
     row = {f: v for f, v in diffs.items() if f != "labels"}
     if "status" in row:
         row["resolved_at"] = now if row["status"] == Status.DONE else None
-    updated = Issue.objects.filter(pk=current.pk, version=version).update(
-        **row, version=F("version") + 1, updated_at=now
-    )
+    updated = _compare_and_set({**row, "updated_at": now}, current.pk, version)
     if not updated:  # someone else's write landed between our read and this one
         raise VersionConflict(_fresh(current.pk))
     if "labels" in diffs:
@@ -209,6 +206,7 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
 _insert_issue = Insert(Issue)
 _insert_links = Insert(IssueLabel)
 insert_events = Insert(IssueEvent)
+_compare_and_set = Update(Issue, where=("id", "version"), increments=("version",))
 
 # An edit's read of the issue it changes, compiled once (tracker.db.Prepared).
 _current = Prepared(

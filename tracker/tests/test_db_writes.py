@@ -1,6 +1,7 @@
-"""Inserts written once (tracker.db.Insert: a create's issue, label links,
-event and watch, an edit's events) store what Model.save() stores and give
-back what it gives back, prepared by PostgreSQL once per connection."""
+"""Writes compiled once (tracker.db.Insert: a create's issue, label links,
+event and watch, an edit's events; tracker.db.Update: an edit's
+compare-and-set) store what the ORM stores, prepared by PostgreSQL once per
+connection."""
 
 import uuid
 
@@ -8,9 +9,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from issues.models import EventKind, Issue, IssueEvent, IssueLabel, Label, Status, Watch
-from tracker.db import Insert
+from tracker.db import Insert, Update
 from tracker.tests.test_db import field_values, prepared_statements
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +140,52 @@ def test_a_model_with_save_receivers_is_refused(reporter):
     finally:
         post_save.disconnect(receiver, sender=Label)
     assert not Label.objects.exists()
+
+
+compare_and_set = Update(Issue, where=("id", "version"), increments=("version",))
+
+
+def test_an_update_sets_its_values_where_the_row_still_has_the_version(reporter, maintainer):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    now = timezone.now()
+
+    changed = compare_and_set(
+        {"status": Status.TRIAGED, "assignee": maintainer, "updated_at": now}, issue.pk, 1
+    )
+
+    assert changed == 1
+    stored = Issue.objects.get(pk=issue.pk)
+    assert (stored.status, stored.assignee_id, stored.updated_at) == (
+        Status.TRIAGED,
+        maintainer.pk,
+        now,
+    )
+    assert stored.version == 2 and stored.title == "Issue"
+
+
+def test_an_update_of_a_row_that_moved_on_changes_nothing(reporter, maintainer):
+    issue = Issue.objects.create(title="Issue", reporter=reporter, assignee=maintainer)
+    assert compare_and_set({"title": "First"}, issue.pk, 1) == 1
+
+    assert compare_and_set({"title": "Second", "assignee": None}, issue.pk, 1) == 0
+    assert compare_and_set({"title": "Second"}, uuid.uuid4(), 2) == 0
+
+    stored = Issue.objects.get(pk=issue.pk)
+    assert (stored.title, stored.assignee_id, stored.version) == ("First", maintainer.pk, 2)
+    assert compare_and_set({"assignee": None}, issue.pk, 2) == 1
+    assert Issue.objects.get(pk=issue.pk).assignee_id is None
+
+
+def test_an_update_is_prepared_once_on_its_connection_for_each_set_of_fields(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    update = Update(Issue, where=("id", "version"), increments=("version",))
+    before = prepared_statements()
+
+    for version in (1, 2, 3):
+        assert update({"severity": version}, issue.pk, version) == 1
+    assert update({"title": "Renamed", "severity": 4}, issue.pk, 4) == 1
+
+    new = set(prepared_statements()) - set(before)
+    assert len(new) == 2 and all(s.startswith('UPDATE "issues_issue"') for s in new)
+    stored = Issue.objects.get(pk=issue.pk)
+    assert (stored.title, stored.severity, stored.version) == ("Renamed", 4, 5)
