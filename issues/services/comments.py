@@ -12,8 +12,9 @@ from accounts import roles
 from accounts.models import User
 from issues import live, notifications
 from issues.models import Comment, EventKind, Issue, IssueEvent
+from issues.services.issues import insert_events
 from issues.services.validation import COMMENT_MAX, require_visible
-from tracker.db import one
+from tracker.db import Insert, Update, one
 
 
 def _clean_body(body: Any) -> str:
@@ -42,17 +43,25 @@ def add_comment(
             parent = None
         if parent is None:
             raise ValidationError({"parent": ["No such comment on this issue."]})
-    comment = Comment.objects.create(issue=issue, author=actor, body=body, parent=parent)
-    Issue.objects.filter(pk=issue.pk).update(updated_at=timezone.now())
-    event = IssueEvent.objects.create(
+    comment = Comment(issue=issue, author=actor, body=body, parent=parent)
+    _insert_comment(comment)
+    _touch({"updated_at": timezone.now()}, issue.pk)
+    event = IssueEvent(
         issue=issue,
         actor=actor,
         kind=EventKind.COMMENT_ADDED,
         data={"comment": comment.pk, "parent": parent.pk if parent else None},
     )
+    insert_events(event)
     live.announce("commented", issue)
     notifications.schedule([event])  # watchers and @mentioned people, after the commit
     return comment
+
+
+# A comment's writes, compiled once (tracker.db): the comment, and the issue's
+# activity time (a comment does not bump the version).
+_insert_comment = Insert(Comment)
+_touch = Update(Issue, where=("id",))
 
 
 @transaction.atomic
