@@ -198,7 +198,7 @@ class IssueFilter(filters.FilterSet):
         """The filtered list as a tracker.paging.Listing: its pages read through
         `pages` (queries.api_pages or queries.listed_pages), and counted as
         counted() would count it, each through SQL compiled once per shape; a
-        search's count up to settings.SEARCH_COUNT_CAP only."""
+        search's count up to its own cap (count_cap())."""
         how, *args = self._counting()
         if how == NOTHING:
             return paging.Listing(read=lambda offset, limit: [], count=lambda cap: 0)
@@ -215,10 +215,15 @@ class IssueFilter(filters.FilterSet):
                 return queries.search_match_count.count(*args, cap=cap)
             return pages.count(user, *narrowing, cap=cap, **fixed)
 
-        searching = narrowing.words is not None
-        return paging.Listing(
-            read=read, count=count, cap=settings.SEARCH_COUNT_CAP if searching else None
-        )
+        return paging.Listing(read=read, count=count, cap=self.count_cap())
+
+    def count_cap(self) -> int | None:
+        """How far this filter's counts go: a search's up to
+        settings.SEARCH_COUNT_CAP (no index counts matches), others to the
+        lists' own cap (None). Call is_valid() first."""
+        narrowed = self.narrowing()
+        searching = narrowed is not None and narrowed[0].words is not None
+        return settings.SEARCH_COUNT_CAP if searching else None
 
     def counted(self, status: str | None = None) -> QuerySet:
         """The rows whose number is the filtered list's (or, with `status`, that

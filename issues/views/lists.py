@@ -128,7 +128,10 @@ def board(request):
     cards: dict[str, list] = {column["status"]: [] for column in columns}
     for card in parts[0].union(*parts[1:], all=True):
         cards[card.status].append(card)
-    counts = paging.capped_counts({s: issue_filter.counted(status=s) for s in in_column})
+    counts = paging.capped_counts(
+        {s: issue_filter.counted(status=s) for s in in_column},
+        cap=issue_filter.count_cap() if issue_filter.is_valid() else None,
+    )
     ordering = issues.query.order_by
     for column in columns:
         column_cards = queries.sorted_like(cards[column["status"]], ordering)

@@ -110,6 +110,21 @@ def test_the_html_list_says_a_search_has_more_than_its_cap(
 
 
 @pytest.mark.django_db
+def test_the_board_counts_a_search_up_to_its_cap_and_a_filter_up_to_the_lists(
+    client, maintainer, seven, settings
+):
+    settings.SEARCH_COUNT_CAP = 3
+    client.force_login(maintainer)
+
+    searched = client.get("/issues/board/?q=crash").context["columns"]
+    filtered = client.get("/issues/board/?severity=MEDIUM").context["columns"]
+
+    assert str(searched[0]["count"]) == "3+"  # all seven are OPEN
+    assert str(filtered[0]["count"]) == "4+"  # LIST_COUNT_CAP
+    assert [str(column["count"]) for column in searched[1:]] == ["0"] * (len(searched) - 1)
+
+
+@pytest.mark.django_db
 def test_a_page_past_the_end_is_empty_and_points_back(maintainer_api, seven):
     body = page(maintainer_api, "/api/issues/?limit=2&offset=50")
 
