@@ -5,10 +5,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
+from django.db.models.functions import Now
 
 from issues import queries, services
 from issues.errors import VersionConflict
-from issues.models import Comment, Issue, IssueEvent, Label
+from issues.models import Comment, Issue, IssueEvent, Label, PendingMail
 from issues.services.validation import EDITABLE_FIELDS
 
 
@@ -195,3 +196,27 @@ class IssueEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     list_select_related = ["issue", "actor"]
     show_full_result_count = False
+
+
+@admin.register(PendingMail)
+class PendingMailAdmin(ReadOnlyAdmin):
+    """Mail of committed changes not sent yet (issues.notifications). A row that
+    keeps failing waits longer after each failure; an admin may have it tried
+    at the next run, or drop it."""
+
+    list_display = ["id", "created_at", "events", "attempts", "send_after", "request_id"]
+    ordering = ["id"]
+    actions = ["send_at_next_run"]
+    show_full_result_count = False
+
+    @admin.display(description="events")
+    def events(self, pending: PendingMail) -> int:
+        return len(pending.refs or ())
+
+    def has_delete_permission(self, request, obj=None):
+        return True  # mail that cannot be sent may be dropped
+
+    @admin.action(description="Try the selected mail at the next run")
+    def send_at_next_run(self, request, queryset):
+        count = queryset.update(send_after=Now())
+        self.message_user(request, f"{count} mail(s) will be tried at the next run.")

@@ -1,14 +1,26 @@
 """The issues side of the admin: issues and labels are written through the service
 layer (checked, versioned, on the timeline); comments and events are history."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from issues import services
-from issues.models import Comment, EventKind, Issue, IssueEvent, Label, Severity, Status
+from issues.models import (
+    Comment,
+    EventKind,
+    Issue,
+    IssueEvent,
+    Label,
+    PendingMail,
+    Severity,
+    Status,
+)
 from issues.tests.factories import CommentFactory, IssueFactory, LabelFactory
 
 pytestmark = pytest.mark.django_db
@@ -460,3 +472,46 @@ def test_the_event_changelist_offers_no_delete_action(admin_client, issue):
 
     assert response.status_code == 200
     assert response.context["action_form"] is None
+
+
+# --- pending mail ----------------------------------------------------------------
+
+
+def test_pending_mail_is_listed_and_may_be_tried_at_the_next_run(admin_client, issue):
+    later = timezone.now() + timedelta(hours=1)
+    pending = PendingMail.objects.create(refs=[[1, str(issue.pk)], [2, str(issue.pk)]])
+    PendingMail.objects.filter(pk=pending.pk).update(attempts=4, send_after=later)
+    changelist = reverse("admin:issues_pendingmail_changelist")
+
+    page = admin_client.get(changelist)
+    response = admin_client.post(
+        changelist, {"action": "send_at_next_run", "_selected_action": [pending.pk]}, follow=True
+    )
+
+    assert page.status_code == 200
+    assert list(page.context["cl"].result_list) == [pending]
+    assert "1 mail(s) will be tried at the next run." in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.send_after <= timezone.now() and pending.attempts == 4
+    assert admin_client.get(reverse("admin:issues_pendingmail_add")).status_code == 403
+
+
+def test_pending_mail_may_be_dropped_but_not_changed(admin_client, issue):
+    pending = PendingMail.objects.create(refs=[[1, str(issue.pk)]])
+    change_url = reverse("admin:issues_pendingmail_change", args=[pending.pk])
+
+    assert admin_client.post(change_url, {"refs": "[]"}).status_code == 403
+    response = admin_client.post(
+        reverse("admin:issues_pendingmail_delete", args=[pending.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not PendingMail.objects.exists()
+
+
+def test_pending_mail_is_for_admins_only(client, maintainer):
+    client.force_login(maintainer)
+
+    response = client.get(reverse("admin:issues_pendingmail_changelist"))
+
+    assert response.status_code == 302 and "login" in response["Location"]
