@@ -124,11 +124,12 @@ DATABASES["default"]["OPTIONS"]["options"] = (
     + " -c jit=off -c work_mem="
     + env("DATABASE_WORK_MEM", default="16MB")
 ).strip()
-# Lookups by a key are kept prepared on their connection (tracker.db.Prepared,
-# server_prepared): psycopg prepares only with a threshold set (Django sets none,
-# for PgBouncer's transaction mode before 1.21). Django's own queries bind on
-# the client and are never prepared, so a threshold no count reaches changes
-# nothing for them. DATABASE_PREPARED=0 turns the prepared lookups off.
+# Lookups by a key and the writes of a create, an edit or a comment are kept
+# prepared on their connection (tracker.db.Prepared with server_prepared,
+# tracker.db.Insert and Update): psycopg prepares only with a threshold set
+# (Django sets none, for PgBouncer's transaction mode before 1.21). Django's own
+# queries bind on the client and are never prepared, so a threshold no count
+# reaches changes nothing for them. DATABASE_PREPARED=0 turns all of it off.
 if env.bool("DATABASE_PREPARED", default=True):
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

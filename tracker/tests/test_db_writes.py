@@ -189,3 +189,21 @@ def test_an_update_is_prepared_once_on_its_connection_for_each_set_of_fields(rep
     assert len(new) == 2 and all(s.startswith('UPDATE "issues_issue"') for s in new)
     stored = Issue.objects.get(pk=issue.pk)
     assert (stored.title, stored.severity, stored.version) == ("Renamed", 4, 5)
+
+
+def test_without_a_prepare_threshold_the_writes_are_not_prepared(reporter):
+    """DATABASE_PREPARED=0: the same rows, bound by the server, nothing kept."""
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    before = prepared_statements()
+    threshold = connection.connection.prepare_threshold
+    connection.connection.prepare_threshold = None
+    try:
+        for kind in (EventKind.FIELD_CHANGED, EventKind.IMPORTED):
+            Insert(IssueEvent)(IssueEvent(issue=issue, actor=reporter, kind=kind))
+        assert compare_and_set({"title": "Renamed"}, issue.pk, 1) == 1
+    finally:
+        connection.connection.prepare_threshold = threshold
+
+    assert prepared_statements() == before
+    assert IssueEvent.objects.filter(issue=issue).count() == 2
+    assert Issue.objects.get(pk=issue.pk).title == "Renamed"
