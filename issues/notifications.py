@@ -33,7 +33,6 @@ from another database) are skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import defaultdict
@@ -45,7 +44,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models.functions import Now
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -56,7 +55,7 @@ from accounts.models import User
 from issues import markdown, mentions
 from issues.models import Comment, EventKind, Issue, IssueEvent, PendingMail, Status, Watch
 from tracker import log_context
-from tracker.db import preparing_cursor
+from tracker.db import Insert
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +120,12 @@ def _may_notify(event: IssueEvent) -> bool:
 
 
 def _pend(refs: list) -> None:
-    """One PendingMail row, written by one plain INSERT, prepared once per
-    connection (tracker.db.preparing_cursor), rather than the ORM's, which
-    builds and compiles a model insert each time: every create, status change
-    and comment writes one."""
-    with preparing_cursor(connection) as cursor:
-        cursor.execute(
-            f"INSERT INTO {PendingMail._meta.db_table} (refs, request_id) VALUES (%s, %s)",  # noqa: S608 - the model's own table
-            [json.dumps(refs), log_context.current_request_id() or ""],
-        )
+    """One PendingMail row, written by an INSERT prepared once per connection
+    (tracker.db.Insert): every create, status change and comment writes one."""
+    _insert_pending(PendingMail(refs=refs, request_id=log_context.current_request_id() or ""))
+
+
+_insert_pending = Insert(PendingMail)
 
 
 # --- the task -------------------------------------------------------------------------
