@@ -219,9 +219,9 @@ class IssueFilter(filters.FilterSet):
 
     def count_cap(self) -> int | None:
         """How far this filter's counts go: a search's up to
-        settings.SEARCH_COUNT_CAP (no index counts matches), others to the
-        lists' own cap (None). Call is_valid() first."""
-        narrowed = self.narrowing()
+        settings.SEARCH_COUNT_CAP (no index counts matches), others, and a
+        refused filter (which counts nothing), to the lists' own cap (None)."""
+        narrowed = self.narrowing() if self.is_valid() else None
         searching = narrowed is not None and narrowed[0].words is not None
         return settings.SEARCH_COUNT_CAP if searching else None
 

@@ -129,8 +129,7 @@ def board(request):
     for card in parts[0].union(*parts[1:], all=True):
         cards[card.status].append(card)
     counts = paging.capped_counts(
-        {s: issue_filter.counted(status=s) for s in in_column},
-        cap=issue_filter.count_cap() if issue_filter.is_valid() else None,
+        {s: issue_filter.counted(status=s) for s in in_column}, cap=issue_filter.count_cap()
     )
     ordering = issues.query.order_by
     for column in columns:
