@@ -264,9 +264,9 @@ class Insert:
         ]
         with preparing_cursor(connection) as cursor:
             cursor.execute(self._sql.get(len(objs)) or self._write(len(objs), connection), params)
-            rows = cursor.fetchall() if self.returning else ()
-        for obj, row in itertools.zip_longest(objs, rows):
-            for field, value in zip(self.returning, row or (), strict=False):
+            rows = cursor.fetchall() if self.returning else [()] * len(objs)
+        for obj, row in zip(objs, rows, strict=True):
+            for field, value in zip(self.returning, row, strict=True):
                 setattr(obj, field.attname, value)
             obj._state.adding, obj._state.db = False, using
 
