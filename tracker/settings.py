@@ -92,7 +92,8 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:54329/tracker")
 }
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Django's backend, with a check of pooled connections that costs no round trip.
+DATABASES["default"]["ENGINE"] = "tracker.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 # Under ASGI every request runs its sync code in a thread of its own, and there
 # are as many threads as the peak of concurrent requests: a persistent connection
@@ -112,7 +113,9 @@ if env.bool("DATABASE_POOL", default=False):
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A database restart must cost at most one failed request, not a process restart.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Pooled connections are checked by tracker.postgresql (a poll of the socket)
+# instead of by the pool (a round trip per request).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = "pool" not in DATABASES["default"]["OPTIONS"]
 # PostgreSQL's JIT compiles any query it estimates as costly, which for the
 # reports and a search over a million issues spends more time compiling (100s of
 # ms) than running; Tracker's queries are short and index-driven. The ranked

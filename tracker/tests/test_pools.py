@@ -1,16 +1,22 @@
 """Connections are reused across requests under ASGI: Django's psycopg pool for
 the database (turned on by the ASGI entry point) and one Redis pool per process
-for the throttle's cache, although Django builds both per request there."""
+for the throttle's cache, although Django builds both per request there. A
+pooled connection the server has ended is replaced before a request uses it
+(tracker.postgresql), without a round trip for the live ones."""
 
+import copy
 import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from django.core.cache import caches
-from django.db import connection
+from django.db import OperationalError, connection
+from django.db.backends.postgresql import base as django_backend
 
+from tracker.postgresql import base as tracker_backend
 from tracker.tests.support import ROOT
 
 
@@ -39,7 +45,8 @@ def test_another_redis_server_gets_a_pool_of_its_own(settings):
 def settings_in_a_fresh_process(env: dict) -> str:
     code = (
         "import tracker.asgi; from django.conf import settings; "
-        "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d['OPTIONS'].get('pool'))"
+        "d = settings.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['OPTIONS'].get('pool'), d['CONN_HEALTH_CHECKS'])"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -57,12 +64,97 @@ def test_the_asgi_server_shares_a_pool_of_database_connections():
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_POOL")}
     env["CONN_MAX_AGE"] = "60"
     assert settings_in_a_fresh_process(env) == (
-        "0 {'min_size': 2, 'max_size': 10, 'timeout': 10.0}"
+        "0 {'min_size': 2, 'max_size': 10, 'timeout': 10.0} False"
     )
     env["DATABASE_POOL"] = "false"
-    assert settings_in_a_fresh_process(env) == "60 None"
+    assert settings_in_a_fresh_process(env) == "60 None True"
 
 
 @pytest.mark.django_db
 def test_the_test_suite_itself_runs_without_the_pool():
     assert connection.pool is None
+
+
+# --- Pooled connections the server ended ---------------------------------------
+
+
+def pooled(backend, max_size: int):
+    """A second connection handler on the test database, pooled as under ASGI
+    (checks by the pool off, as settings turn them off there). Its alias is the
+    default's, which django.contrib.postgres looks up on connecting; the pool is
+    this handler's alone, as the default has none in tests."""
+    settings_dict = copy.deepcopy(connection.settings_dict)
+    settings_dict["OPTIONS"]["pool"] = {"min_size": 1, "max_size": max_size, "timeout": 10}
+    settings_dict.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
+    return backend.DatabaseWrapper(settings_dict)
+
+
+def backend_pid(wrapper) -> int:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def terminate(*pids: int) -> None:
+    """pg_terminate_backend, then wait until the backends are gone (they have
+    sent their farewell and closed their sockets)."""
+    pids = list(pids)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", [pids])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"backends {pids} still running")
+
+
+@pytest.mark.django_db
+def test_a_live_idle_connection_has_nothing_to_read_and_an_ended_one_has():
+    wrapper = pooled(tracker_backend, max_size=1)
+    try:
+        pid = backend_pid(wrapper)
+        raw = wrapper.connection
+        assert not tracker_backend.ended_by_server(raw)
+        terminate(pid)
+        assert tracker_backend.ended_by_server(raw)
+    finally:
+        wrapper.close()
+        wrapper.close_pool()
+
+
+@pytest.mark.django_db
+def test_pooled_connections_the_server_ended_are_replaced_before_a_query_fails():
+    first, second = pooled(tracker_backend, max_size=2), pooled(tracker_backend, max_size=2)
+    try:
+        pids = {backend_pid(first), backend_pid(second)}  # two connections, both busy
+        assert len(pids) == 2
+        first.close()
+        second.close()  # both idle in the pool now
+        assert backend_pid(first) in pids  # a live one is handed out again
+        first.close()
+
+        terminate(*pids)  # as a restart would: every idle connection ended
+
+        assert backend_pid(first) not in pids  # no error: a new connection
+        assert backend_pid(second) not in pids
+    finally:
+        first.close()
+        second.close()
+        first.close_pool()
+
+
+@pytest.mark.django_db
+def test_without_the_check_a_pooled_connection_the_server_ended_fails_its_query():
+    """What the check is for: Django's own backend, its pool check off."""
+    wrapper = pooled(django_backend, max_size=1)
+    try:
+        pid = backend_pid(wrapper)
+        wrapper.close()
+        terminate(pid)
+        with pytest.raises(OperationalError):
+            backend_pid(wrapper)
+    finally:
+        wrapper.close()
+        wrapper.close_pool()
