@@ -103,6 +103,8 @@ def terminate(*pids: int) -> None:
         cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", [pids])
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            # A transaction sees pg_stat_activity as it first read it, unless cleared.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
             if cursor.fetchone()[0] == 0:
                 return
