@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "tracker.csp_headers.CSPMiddleware",
     # After the others, so that it turns a login refused for a locked-out client
     # into the lockout page.
     "axes.middleware.AxesMiddleware",

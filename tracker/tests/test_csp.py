@@ -1,4 +1,5 @@
-"""The Content-Security-Policy header (django-csp) on every kind of response, and
+"""The Content-Security-Policy header (django-csp, its policy built once) on every
+kind of response, and
 templates that need nothing it forbids: no inline script, event handler or style
 attribute, no htmx feature that evaluates code. (e2e/test_security.py checks the
 same in a real browser.)"""
@@ -8,10 +9,15 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from csp.constants import NONCE
+from csp.exceptions import CSPNonceError
+from csp.utils import build_policy
 from django.conf import settings
-from django.test import Client
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from tracker.csp_headers import CSPMiddleware
 from tracker.tests.support import ROOT, TEMPLATE_FILES, TEMPLATES, template_id
 
 EXPECTED = {
@@ -161,3 +167,71 @@ def test_the_policy_comes_from_settings_without_unsafe_sources():
     directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
 
     assert not any("unsafe" in source for sources in directives.values() for source in sources)
+
+
+# --- The policy built once (tracker.csp_headers) ---------------------------------
+
+
+def through_middleware(response, path="/api/users/me/"):
+    """A request through the CSP middleware alone; the request comes back too."""
+    request = RequestFactory().get(path)
+    middleware = CSPMiddleware(lambda request: response)
+    return middleware(request), request
+
+
+def test_the_header_is_the_one_django_csp_builds_from_settings():
+    response, _ = through_middleware(HttpResponse())
+    assert response["Content-Security-Policy"] == build_policy()
+    assert "Content-Security-Policy-Report-Only" not in response
+
+
+def test_changed_settings_change_the_next_response_s_header(settings):
+    before, _ = through_middleware(HttpResponse())
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"img-src": ["'self'"]}}
+    after, _ = through_middleware(HttpResponse())
+
+    assert "'self'" in before["Content-Security-Policy"]
+    assert after["Content-Security-Policy"] == "default-src 'none'"
+    assert "img-src 'self'" in after["Content-Security-Policy-Report-Only"]
+    assert after["Content-Security-Policy-Report-Only"] == build_policy(report_only=True)
+
+
+def test_a_view_s_own_change_and_an_exemption_are_kept():
+    relaxed = HttpResponse()
+    relaxed._csp_update = {"style-src": ["'unsafe-inline'"]}
+    exempt = HttpResponse()
+    exempt._csp_exempt = True
+    own = HttpResponse(headers={"Content-Security-Policy": "default-src 'self'"})
+
+    assert (
+        "style-src 'self' 'unsafe-inline'"
+        in through_middleware(relaxed)[0]["Content-Security-Policy"]
+    )
+    assert "Content-Security-Policy" not in through_middleware(exempt)[0]
+    assert through_middleware(own)[0]["Content-Security-Policy"] == "default-src 'self'"
+
+
+def test_excluded_prefixes_get_no_header(settings):
+    settings.CONTENT_SECURITY_POLICY = {
+        **settings.CONTENT_SECURITY_POLICY,
+        "EXCLUDE_URL_PREFIXES": ["/elsewhere/"],
+    }
+    assert "Content-Security-Policy" not in through_middleware(HttpResponse(), "/elsewhere/x")[0]
+    assert "Content-Security-Policy" in through_middleware(HttpResponse(), "/issues/")[0]
+
+
+def test_a_nonce_asked_for_is_in_the_header_and_one_asked_for_too_late_is_refused(settings):
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"script-src": ["'self'", NONCE]}}
+
+    def view(request):
+        request.nonce_used = str(request.csp_nonce)
+        return HttpResponse()
+
+    request = RequestFactory().get("/")
+    response = CSPMiddleware(view)(request)
+    assert f"script-src 'self' 'nonce-{request.nonce_used}'" in response["Content-Security-Policy"]
+
+    _, late = through_middleware(HttpResponse())
+    with pytest.raises(CSPNonceError):
+        str(late.csp_nonce)
