@@ -33,7 +33,7 @@ import time
 
 import aiohttp
 
-from bench.server import cpu_seconds, rss_bytes
+from bench.server import children, cpu_seconds, rss_bytes
 
 SAMPLE_EVERY = 0.05
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -72,27 +72,44 @@ class MemorySampler:
             self._task.cancel()
 
 
-class CpuSplit:
-    """Each web worker's share of the CPU the workers used in the measured window,
-    largest first. The workers share one listening socket and a client's
-    keep-alive connection stays with the worker that accepted it, so a few
-    clients may all land on one worker while another idles: this shows it."""
+class CpuUse:
+    """The CPU the server used in the measured window: each web worker's share of
+    the workers' CPU, largest first, and the workers' and the database's CPU per
+    request. The workers share one listening socket and a client's keep-alive
+    connection stays with the worker that accepted it, so a few clients may all
+    land on one worker while another idles: the split shows it. CPU per request
+    changes less than requests/s when other work on the machine takes turns on
+    its cores, which makes it the figure to compare two versions of the code by
+    (the database's: every process of its server, backends and background)."""
 
-    def __init__(self, pids: list[int]):
-        self.pids = pids
+    def __init__(self, workers: list[int], database: int | None):
+        self.workers = workers
+        self.database = database
         self.before: dict[int, float] | None = None
 
-    def start(self) -> None:
-        self.before = {pid: cpu_seconds(pid) for pid in self.pids}
+    def _database_pids(self) -> list[int]:
+        return [self.database, *children(self.database)] if self.database else []
 
-    def shares(self) -> list[int] | None:
-        if self.before is None or len(self.pids) < 2:
-            return None
-        used = [max(0.0, cpu_seconds(pid) - self.before[pid]) for pid in self.pids]
+    def start(self) -> None:
+        self.before = {pid: cpu_seconds(pid) for pid in self.workers + self._database_pids()}
+
+    def measure(self, requests: int) -> dict:
+        if self.before is None:
+            return {"worker_cpu_split": None, "worker_cpu_ms": None, "db_cpu_ms": None}
+        used = [max(0.0, cpu_seconds(pid) - self.before[pid]) for pid in self.workers]
+        # Backends opened during the window count from zero.
+        database = sum(
+            max(0.0, cpu_seconds(pid) - self.before.get(pid, 0.0)) for pid in self._database_pids()
+        )
         total = sum(used)
-        if not total:
-            return None
-        return sorted((round(100 * u / total) for u in used), reverse=True)
+        split = sorted((round(100 * u / total) for u in used), reverse=True) if total else None
+        return {
+            "worker_cpu_split": split if len(self.workers) > 1 else None,
+            "worker_cpu_ms": round(total * 1000 / requests, 3) if requests else None,
+            "db_cpu_ms": round(database * 1000 / requests, 3)
+            if requests and self.database
+            else None,
+        }
 
 
 class Window:
@@ -162,6 +179,7 @@ class Driver:
         self.base = plan["base_url"]
         self.pids = plan["pids"]
         self.workers = plan.get("workers", [])
+        self.database = plan.get("database")
         self.sessions: dict[str, aiohttp.ClientSession] = {}
 
     async def __aenter__(self) -> Driver:
@@ -223,12 +241,12 @@ class Driver:
                 status, expected = await request(session, spec, next(counter), index, state)
                 window.record(began, status, expected)
 
-        split = CpuSplit(self.workers)
-        opening = asyncio.get_running_loop().call_later(spec["warmup"], split.start)
+        cpu = CpuUse(self.workers, self.database)
+        opening = asyncio.get_running_loop().call_later(spec["warmup"], cpu.start)
         await asyncio.gather(*(client(i) for i in range(spec["concurrency"])))
         opening.cancel()
         result = summary(spec["name"], window.latencies, window.errors, window.duration, memory)
-        result["worker_cpu_split"] = split.shares()
+        result.update(cpu.measure(len(window.latencies) + sum(window.errors.values())))
         return result
 
     async def _request_get(self, session, spec, n, index, state):
@@ -323,7 +341,13 @@ async def drive(plan: dict) -> list[dict]:
             result = await driver.run(spec)
             print(
                 f"load: {spec['name']}: {result['requests']} requests, p95 {result['p95_ms']} ms, "
-                f"{result['rps']}/s, errors {result['errors'] or 0}",
+                f"{result['rps']}/s, errors {result['errors'] or 0}"
+                + (
+                    f", CPU per request: workers {result['worker_cpu_ms']} ms,"
+                    f" database {result['db_cpu_ms']} ms"
+                    if result.get("worker_cpu_ms") is not None
+                    else ""
+                ),
                 file=sys.stderr,
                 flush=True,
             )

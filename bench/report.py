@@ -56,6 +56,13 @@ def _ms(value) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
+def _cpu_text(item: dict) -> str:
+    web, db = item.get("worker_cpu_ms"), item.get("db_cpu_ms")
+    if web is None:
+        return "–"
+    return f"{web:.2f}" if db is None else f"{web:.2f} + {db:.2f}"
+
+
 def _baseline_text(baseline: dict | None) -> str:
     if not baseline:
         return "–"
@@ -74,8 +81,8 @@ def _baseline_text(baseline: dict | None) -> str:
 def markdown(results: dict) -> str:
     lines = [
         "| path | p50 ms | p95 ms | p99 ms | req/s | queries/req | server peak MB "
-        "| worker CPU % | DB p50 / p95 | ratio | budget | result |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| worker CPU % | CPU ms/req web + DB | DB p50 / p95 | ratio | budget | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for item in results["paths"]:
         rps = item.get("rps")
@@ -95,6 +102,7 @@ def markdown(results: dict) -> str:
                     "–" if item.get("queries") is None else str(item["queries"]),
                     "–" if item.get("peak_mb") is None else f"{item['peak_mb']:.0f}",
                     "/".join(map(str, item.get("worker_cpu_split") or [])) or "–",
+                    _cpu_text(item),
                     _baseline_text(item.get("baseline")),
                     "–" if item.get("ratio") is None else f"{item['ratio']:g}×",
                     item["budget"] or "–",

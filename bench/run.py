@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> dict:
     log("capturing the SQL of each read path")
     captured = {p.name: capturer.capture(p) for p in paths if p.kind in ("get", "export")}
     page_sizes = capture.page_size_queries(token)
+    database_pid = postmaster_pid()
     connection.close()  # the server gets its own connections; ours would idle meanwhile
 
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -130,6 +131,7 @@ def run(args: argparse.Namespace) -> dict:
             },
             "pids": server.pids(),
             "workers": server.worker_pids(),
+            "database": database_pid,
             "paths": [p.spec(defaults) for p in paths],
         }
         loads = {result["name"]: result for result in drive(plan)}
@@ -248,6 +250,20 @@ def _server_version() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         return cursor.fetchone()[0]
+
+
+def postmaster_pid() -> int | None:
+    """The database server's main process, when it runs on this machine (its
+    data directory readable here): the load driver counts its CPU per request."""
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW data_directory")  # superusers and pg_read_all_settings
+            directory = Path(cursor.fetchone()[0])
+        return int((directory / "postmaster.pid").read_text().split()[0])
+    except (DatabaseError, OSError, ValueError, IndexError):
+        return None
 
 
 def server_env() -> dict[str, str]:

@@ -18,7 +18,7 @@ from accounts.tests.factories import UserFactory
 from bench import baseline, budgets, dataset, report
 from bench.capture import Capturer
 from bench.paths import Path
-from bench.run import drive, server_env
+from bench.run import drive, postmaster_pid, server_env
 from bench.server import Server
 from issues import services
 from issues.models import Comment, EventKind, Issue, IssueEvent, Label, Status
@@ -152,6 +152,7 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
             },
             "pids": server.pids(),
             "workers": server.worker_pids(),
+            "database": postmaster_pid(),
             "paths": [
                 {
                     "name": "api_detail",
@@ -178,6 +179,21 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
     # The two workers' shares of their CPU in the window, largest first.
     split = result["worker_cpu_split"]
     assert len(split) == 2 and split[0] >= split[1] and 99 <= sum(split) <= 101
+    # CPU per request: the workers' (a second of it at most), and the database
+    # server's, counted from its main process (ticks of 10 ms: a second's load may
+    # cost the database less than one).
+    assert 0 < result["worker_cpu_ms"] < 1000
+    assert 0 <= result["db_cpu_ms"] < 1000
+
+
+@pytest.mark.django_db
+def test_the_database_server_s_main_process_is_this_connection_s_parent():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    with open(f"/proc/{backend}/stat") as stat:
+        parent = int(stat.read().rpartition(")")[2].split()[1])
+    assert postmaster_pid() == parent
 
 
 def test_budgets_judge_results():
@@ -205,15 +221,20 @@ def test_budgets_judge_results():
 def test_the_table_shows_how_the_workers_shared_the_load():
     results = bare_results("2026-12-06T04:00:00+00:00")
     results["paths"] = [
-        report.row(name="a", title="A", budget=None, load={"worker_cpu_split": [97, 3]}),
+        report.row(
+            name="a",
+            title="A",
+            budget=None,
+            load={"worker_cpu_split": [97, 3], "worker_cpu_ms": 1.234, "db_cpu_ms": 0.5},
+        ),
         report.row(name="b", title="B", budget=None, load={"worker_cpu_split": None}),
     ]
 
     rows = report.markdown(results).splitlines()
 
-    assert rows[0].split(" | ")[7] == "worker CPU %"
-    assert rows[2].split(" | ")[7] == "97/3"
-    assert rows[3].split(" | ")[7] == "–"
+    assert rows[0].split(" | ")[7:9] == ["worker CPU %", "CPU ms/req web + DB"]
+    assert rows[2].split(" | ")[7:9] == ["97/3", "1.23 + 0.50"]
+    assert rows[3].split(" | ")[7:9] == ["–", "–"]
 
 
 def bare_results(date: str) -> dict:
