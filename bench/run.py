@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> dict:
         port=free_port(),
         workers=args.web_workers,
         log=args.work_dir / "bench-server.log",
-        env=server_env(),
+        env=server_env(args.work_dir),
     )
     log(f"starting uvicorn with {args.web_workers} workers on {server.url}")
     server.start()
@@ -266,9 +267,17 @@ def postmaster_pid() -> int | None:
         return None
 
 
-def server_env() -> dict[str, str]:
-    """Production settings (DEBUG off), except plain HTTP on 127.0.0.1."""
+def server_env(work_dir: Path | None = None) -> dict[str, str]:
+    """Production settings (DEBUG off), except plain HTTP on 127.0.0.1; with a
+    work folder, the metrics shared by the workers through files in it, as
+    docker-compose.yml runs the web service (PROMETHEUS_MULTIPROC_DIR, emptied
+    first as the Dockerfile's command does)."""
     env = dict(os.environ)
+    if work_dir is not None:
+        metrics = work_dir / "prometheus-multiproc"
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     env.update(
         DEBUG="0",
         SECURE_SSL_REDIRECT="0",

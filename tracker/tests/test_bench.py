@@ -129,7 +129,7 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
     _, token = create_token(actor=maintainer, name=dataset.TOKEN_NAME)
     issue = Issue.objects.order_by("number").first()
     env = {
-        **server_env(),
+        **server_env(tmp_path),
         "DATABASE_URL": database_url(),
         "CONN_MAX_AGE": "0",
         # Without rate limits, as `make bench` runs (scripts/bench.sh): at the default
@@ -184,6 +184,8 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
     # cost the database less than one).
     assert 0 < result["worker_cpu_ms"] < 1000
     assert 0 <= result["db_cpu_ms"] < 1000
+    # The workers kept their metrics in shared files, as under docker-compose.
+    assert list((tmp_path / "prometheus-multiproc").glob("counter_*.db"))
 
 
 @pytest.mark.django_db
