@@ -5,9 +5,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
-from django.db.models.functions import Now
 
-from issues import queries, services
+from issues import notifications, queries, services
 from issues.errors import VersionConflict
 from issues.models import Comment, Issue, IssueEvent, Label, PendingMail
 from issues.services.validation import EDITABLE_FIELDS
@@ -218,5 +217,5 @@ class PendingMailAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Try the selected mail at the next run")
     def send_at_next_run(self, request, queryset):
-        count = queryset.update(send_after=Now())
+        count = notifications.try_at_next_run(queryset)
         self.message_user(request, f"{count} mail(s) will be tried at the next run.")
