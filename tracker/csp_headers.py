@@ -23,17 +23,16 @@ from django.dispatch import receiver
 _PER_RESPONSE = tuple(
     f"_csp_{part}{suffix}" for part in ("config", "update", "replace") for suffix in ("", "_ro")
 )
-# header, whether it is the report-only one, its exemption flag, its settings name
-_HEADERS = (
-    (HEADER, False, "_csp_exempt", "CONTENT_SECURITY_POLICY"),
-    (HEADER_REPORT_ONLY, True, "_csp_exempt_ro", "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
-)
+_HEADERS = ((HEADER, False, "_csp_exempt"), (HEADER_REPORT_ONLY, True, "_csp_exempt_ro"))
 
 
 @cache
-def settings_policy(report_only: bool) -> str:
-    """The header django-csp builds from settings alone ("" for none)."""
-    return build_policy(report_only=report_only)
+def settings_policy(report_only: bool) -> tuple[str, tuple[str, ...]]:
+    """The header django-csp builds from settings alone ("" for none), and the
+    path prefixes those settings exclude from it."""
+    setting = "CONTENT_SECURITY_POLICY_REPORT_ONLY" if report_only else "CONTENT_SECURITY_POLICY"
+    excluded = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
+    return build_policy(report_only=report_only), tuple(excluded)
 
 
 @receiver(setting_changed)
@@ -44,22 +43,20 @@ def _forget_policies(*, setting, **kwargs):
 
 class CSPMiddleware(middleware.CSPMiddleware):
     def process_response(self, request, response):
-        nonce = getattr(request, "_csp_nonce", None)
-        if nonce is not None or any(
+        if getattr(request, "_csp_nonce", None) is not None or any(
             getattr(response, name, None) is not None for name in _PER_RESPONSE
         ):
             return super().process_response(request, response)
         # From here on, as django-csp does it, with the policies built once.
         if response.status_code in (404, 500) and settings.DEBUG:
             return response  # Django's debug pages
-        for header, report_only, exempt, setting in _HEADERS:
-            policy = settings_policy(report_only)
-            excluded = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES")
+        for header, report_only, exempt in _HEADERS:
+            policy, excluded = settings_policy(report_only)
             if (
                 policy
                 and header not in response
                 and not getattr(response, exempt, False)
-                and not request.path_info.startswith(tuple(excluded or ()))
+                and not request.path_info.startswith(excluded)
             ):
                 response[header] = policy
         # The header is written: a nonce asked for now could no longer be in it.
