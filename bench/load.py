@@ -334,23 +334,25 @@ class Driver:
         return result
 
 
+def progress(result: dict) -> str:
+    line = (
+        f"load: {result['name']}: {result['requests']} requests, p95 {result['p95_ms']} ms, "
+        f"{result['rps']}/s, errors {result['errors'] or 0}"
+    )
+    if result.get("worker_cpu_ms") is not None:
+        line += (
+            f", CPU per request: workers {result['worker_cpu_ms']} ms,"
+            f" database {result['db_cpu_ms']} ms"
+        )
+    return line
+
+
 async def drive(plan: dict) -> list[dict]:
     results = []
     async with Driver(plan) as driver:
         for spec in plan["paths"]:
             result = await driver.run(spec)
-            print(
-                f"load: {spec['name']}: {result['requests']} requests, p95 {result['p95_ms']} ms, "
-                f"{result['rps']}/s, errors {result['errors'] or 0}"
-                + (
-                    f", CPU per request: workers {result['worker_cpu_ms']} ms,"
-                    f" database {result['db_cpu_ms']} ms"
-                    if result.get("worker_cpu_ms") is not None
-                    else ""
-                ),
-                file=sys.stderr,
-                flush=True,
-            )
+            print(progress(result), file=sys.stderr, flush=True)
             results.append(result)
     return results
 

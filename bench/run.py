@@ -267,17 +267,15 @@ def postmaster_pid() -> int | None:
         return None
 
 
-def server_env(work_dir: Path | None = None) -> dict[str, str]:
-    """Production settings (DEBUG off), except plain HTTP on 127.0.0.1; with a
-    work folder, the metrics shared by the workers through files in it, as
-    docker-compose.yml runs the web service (PROMETHEUS_MULTIPROC_DIR, emptied
-    first as the Dockerfile's command does)."""
-    env = dict(os.environ)
-    if work_dir is not None:
-        metrics = work_dir / "prometheus-multiproc"
-        shutil.rmtree(metrics, ignore_errors=True)
-        metrics.mkdir(parents=True)
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+def server_env(work_dir: Path) -> dict[str, str]:
+    """Production settings (DEBUG off), except plain HTTP on 127.0.0.1; the
+    workers' metrics shared through files in `work_dir`, as docker-compose.yml
+    runs the web service (PROMETHEUS_MULTIPROC_DIR, emptied first as the
+    Dockerfile's command does)."""
+    metrics = work_dir / "prometheus-multiproc"
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(metrics))
     env.update(
         DEBUG="0",
         SECURE_SSL_REDIRECT="0",
