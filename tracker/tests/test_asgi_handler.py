@@ -17,7 +17,7 @@ from django.urls import reverse
 from accounts import services as account_services
 from tracker.asgi import application
 from tracker.asgi_handler import OneHopASGIHandler
-from tracker.tests.support import asgi_get, run_async
+from tracker.tests.support import asgi_get, asgi_scope, run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -204,3 +204,70 @@ def test_a_streaming_request_starts_and_finishes_in_one_thread(client, reporter,
     assert issue.title.encode() in body
     assert [signal for signal, _ in signalled] == ["started", "finished"]
     assert signalled[0][1] == signalled[1][1]
+
+
+def test_a_response_in_memory_does_not_listen_for_the_client_leaving(issue, token_headers):
+    """The request's body is the only message asked for: Django's handler also
+    listens for the client's going away in a task of its own, to cancel a view
+    that cannot be cancelled (a synchronous one, in its thread)."""
+    path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+    received, sent = [], []
+
+    async def receive():
+        received.append("receive")
+        if len(received) == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client stays: never answers
+
+    async def send(message):
+        sent.append(message)
+
+    async def request():
+        await application(asgi_scope(path, token_headers), receive, send)
+
+    run_async(request)
+
+    assert received == ["receive"]
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[-1]["body"])["id"] == str(issue.pk)
+
+
+def test_a_client_gone_before_the_answer_costs_no_error(issue, token_headers, signalled):
+    """ASGI 2.4 lets a server refuse to send to a client that has gone (an
+    OSError): the answer is not delivered, the request still ends as usual."""
+    path = reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
+    handler = OneHopASGIHandler()
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        raise OSError("the client has gone")
+
+    async def request():
+        await handler(asgi_scope(path, token_headers), receive, send)
+
+    run_async(request)
+
+    assert [signal for signal, _ in signalled] == ["started", "finished"]
+    assert len(handler._idle_threads) == 1
+
+
+def test_a_stream_whose_client_leaves_is_closed(client, reporter, issue, signalled):
+    """The client leaves once the export's headers are sent: the stream is
+    stopped and closed, which ends the request (its connection goes back to the
+    pool)."""
+    client.force_login(reporter)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    def headers_sent(message) -> bool:
+        return message["type"] == "http.response.start"
+
+    status, _ = run_async(
+        partial(
+            asgi_get, application, reverse("issues:export"), {"Cookie": cookie}, until=headers_sent
+        )
+    )
+
+    assert status == 200
+    assert [signal for signal, _ in signalled] == ["started", "finished"]
