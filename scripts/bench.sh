@@ -10,6 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DATA_DIR=${BENCH_DATA_DIR:-.data/bench}
+# One run at a time on a data folder: two would share the database, and each
+# clears what the other added (its API token too: the other's requests get 401).
+mkdir -p "$DATA_DIR"
+exec 9>"$DATA_DIR/bench.lock"
+if ! flock --nonblock 9; then
+  echo "bench: another benchmark is running on $DATA_DIR; wait for it or set BENCH_DATA_DIR" >&2
+  exit 1
+fi
 export PG_PORT=${BENCH_PG_PORT:-54349}
 export REDIS_PORT=${BENCH_REDIS_PORT:-63819}
 SEED=${SEED:-1}

@@ -2,8 +2,11 @@
 invariants its data must satisfy, and the load driver against a real server for
 one path and one second. The benchmark's figures themselves are not tested."""
 
+import fcntl
 import json
+import subprocess
 from io import StringIO
+from pathlib import Path as FilePath
 
 import psycopg
 import pytest
@@ -276,6 +279,25 @@ def test_a_partial_run_never_replaces_a_full_run_s_results(tmp_path):
         "2026-12-05-1000.json",
         "2026-12-05-1000.md",
     ]
+
+
+def test_a_second_benchmark_on_the_same_data_folder_is_refused(tmp_path):
+    """Two runs would share one database and clear each other's additions."""
+    repo = FilePath(__file__).resolve().parents[2]
+    with open(tmp_path / "bench.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running benchmark holds it
+        second = subprocess.run(
+            ["bash", "scripts/bench.sh"],
+            cwd=repo,
+            env={"PATH": "/usr/bin:/bin", "BENCH_DATA_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    assert second.returncode == 1
+    assert "another benchmark is running" in second.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.lock"]  # nothing started
 
 
 def test_a_crashed_last_step_is_a_failed_row_not_a_lost_run():
