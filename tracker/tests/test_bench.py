@@ -6,7 +6,6 @@ import fcntl
 import json
 import subprocess
 from io import StringIO
-from pathlib import Path as FilePath
 
 import psycopg
 import pytest
@@ -27,7 +26,7 @@ from issues import services
 from issues.models import Comment, EventKind, Issue, IssueEvent, Label, Status
 from reports.backfill import backfill_daily_stats
 from reports.models import DailyStat
-from tracker.tests.support import database_url, free_port
+from tracker.tests.support import ROOT, database_url, free_port
 
 SCALE = 200
 
@@ -283,12 +282,11 @@ def test_a_partial_run_never_replaces_a_full_run_s_results(tmp_path):
 
 def test_a_second_benchmark_on_the_same_data_folder_is_refused(tmp_path):
     """Two runs would share one database and clear each other's additions."""
-    repo = FilePath(__file__).resolve().parents[2]
     with open(tmp_path / "bench.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running benchmark holds it
         second = subprocess.run(
             ["bash", "scripts/bench.sh"],
-            cwd=repo,
+            cwd=ROOT,
             env={"PATH": "/usr/bin:/bin", "BENCH_DATA_DIR": str(tmp_path)},
             capture_output=True,
             text=True,
