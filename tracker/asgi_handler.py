@@ -123,16 +123,15 @@ class OneHopASGIHandler(ASGIHandler):
         (the live updates): it is stopped when its client leaves."""
         sending = asyncio.create_task(self.send_response(response, send))
         listening = asyncio.create_task(self.listen_for_disconnect(receive))
+        pending = {sending, listening}
         try:
-            await asyncio.wait([sending, listening], return_when=asyncio.FIRST_COMPLETED)
-            for task in (sending, listening):
-                if task.done():
-                    with contextlib.suppress(RequestAborted, OSError):  # the client went away
-                        task.result()
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                with contextlib.suppress(RequestAborted, OSError):  # the client went away
+                    task.result()
         finally:
-            for task in (sending, listening):
-                if not task.done():
-                    task.cancel()  # the stream may handle its cancellation
-                    with contextlib.suppress(asyncio.CancelledError, RequestAborted):
-                        await task
+            for task in pending:
+                task.cancel()  # the stream may handle its cancellation
+                with contextlib.suppress(asyncio.CancelledError, RequestAborted):
+                    await task
             await sync_to_async(response.close)()
