@@ -14,8 +14,6 @@ from issues import importer
 from issues.models import ImportJob
 from tracker.tests.support import CeleryWorker
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def csv_bytes(rows: list[list[str]], *, delimiter: str = ",", bom: bool = False) -> bytes:
     buffer = io.StringIO()

@@ -12,7 +12,6 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -30,7 +29,6 @@ from tracker import log_context
 from tracker.tests.support import CeleryWorker
 from tracker.tests.test_deploy import run_manage
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
 
 

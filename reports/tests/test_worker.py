@@ -13,9 +13,8 @@ from issues import services
 from issues.models import Issue, Severity, Status
 from reports import tasks
 from reports.models import DailyStat
-from tracker.tests.support import CeleryWorker, today_clear_of_midnight
+from tracker.tests.support import ROOT, CeleryWorker, today_clear_of_midnight
 
-ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
 TIMEOUT = 60
 

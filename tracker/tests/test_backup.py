@@ -19,9 +19,7 @@ from issues.models import Issue, Severity, Status
 from issues.tests.factories import CommentFactory, IssueFactory, LabelFactory
 from reports.tasks import aggregate_daily_stats
 from tracker.management.maintenance import app_models
-from tracker.tests.support import database_url
-
-ROOT = Path(__file__).resolve().parents[2]
+from tracker.tests.support import ROOT, database_url
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,8 @@
 """docker-compose.yml runs the same processes as `make run`, each checked for health."""
 
-from pathlib import Path
-
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tracker.tests.support import ROOT
 
 
 def load_compose() -> dict:

@@ -4,9 +4,8 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tracker.tests.support import ROOT
 
 
 def run_manage(*args, **env):

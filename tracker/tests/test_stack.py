@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from tracker.tests.support import free_port
+from tracker.tests.support import ROOT, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 180
 
 
