@@ -11,6 +11,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.base import ModelState
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.query import RelatedPopulator
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
 
@@ -236,18 +237,22 @@ class Insert:
     sets what the database returns (the key, the defaults) on each instance, unless
     `ignore_conflicts` (ON CONFLICT DO NOTHING returns nothing for a row it
     skips). Like bulk_create(), it sends no signals: a model with receivers of
-    pre_save or post_save is refused rather than silently not told.
+    pre_save or post_save is refused rather than silently not told. A value of
+    its own in a field with a database default is refused too: the statement
+    leaves that column out, so the value would be lost.
     """
 
     def __init__(self, model: type[Model], *, ignore_conflicts: bool = False):
         self.model = model
         self.ignore_conflicts = ignore_conflicts
         meta = model._meta
-        self.fields = [
+        written = [
             field
             for field in meta.local_concrete_fields
-            if not field.generated and field is not meta.auto_field and not field.has_db_default()
+            if not field.generated and field is not meta.auto_field
         ]
+        self.fields = [field for field in written if not field.has_db_default()]
+        self.defaulted = [field.attname for field in written if field.has_db_default()]
         self.returning = [] if ignore_conflicts else list(meta.db_returning_fields)
         self._sql: dict[int, str] = {}
 
@@ -256,6 +261,13 @@ class Insert:
             return
         if pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):
             raise ValueError(f"{self.model.__name__} has save receivers: save it with the ORM")
+        for obj in objs:
+            for name in self.defaulted:
+                if not isinstance(getattr(obj, name), DatabaseDefault):
+                    raise ValueError(
+                        f"{self.model.__name__}.{name} is set by the database: "
+                        "save a row with a value of its own there with the ORM"
+                    )
         connection = connections[using]
         params = [
             field.get_db_prep_save(field.pre_save(obj, True), connection=connection)

@@ -129,6 +129,16 @@ def test_it_is_prepared_once_on_its_connection(reporter):
     assert IssueEvent.objects.filter(issue=issue).count() == 3
 
 
+def test_a_value_of_its_own_where_the_database_sets_one_is_refused(reporter):
+    """The number comes from a sequence (db_default): Insert leaves the column
+    out, so a number given here would be silently replaced."""
+    issue = Issue(title="Numbered", reporter=reporter, number=424242)
+
+    with pytest.raises(ValueError, match=r"Issue\.number is set by the database"):
+        Insert(Issue)(issue)
+    assert not Issue.objects.filter(title="Numbered").exists()
+
+
 def test_a_model_with_save_receivers_is_refused(reporter):
     def receiver(**kwargs):
         pass
