@@ -100,6 +100,7 @@ def page_slice(rows, offset: int, limit: int, cap: int | None = None) -> tuple[l
     One query for the rows (one row more than asked, to know whether a next page
     exists) and at most one capped count, only when the page cannot tell."""
     cap = _cap(rows) if cap is None else cap
+    offset = min(offset, MAX_OFFSET)
     if isinstance(rows, Listing):
         window = rows.read(offset, limit + 1)
     else:
@@ -218,3 +219,6 @@ def _exact_count(rows) -> int:
 
 
 UNCAPPED = 2**62  # a cap no list reaches, for a Listing's exact count
+# PostgreSQL's OFFSET is a bigint: a larger one (a hand-edited link) is an error
+# there, and past every list's end here, so it is read as this one.
+MAX_OFFSET = 2**62

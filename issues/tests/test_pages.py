@@ -96,6 +96,16 @@ def test_the_list_filters_sorts_and_counts(maintainer, reporter):
     assert ordered.index("Low thing") < ordered.index("Critical bug")
 
 
+def test_a_page_number_beyond_what_the_database_counts_shows_the_last_page(maintainer):
+    """A hand-edited link: PostgreSQL refuses an OFFSET past a bigint (it was a 500)."""
+    IssueFactory(reporter=maintainer, title="The only issue")
+
+    response = logged_in(maintainer).get(url("list"), {"page": "9" * 20})
+
+    assert response.status_code == 200
+    assert "The only issue" in response.content.decode()
+
+
 def test_the_filter_form_shows_what_was_chosen(maintainer):
     LabelFactory(name="UI"), LabelFactory(name="bug")
     other = UserFactory(role="MAINTAINER", display_name="Olga Other")

@@ -80,6 +80,15 @@ def test_a_page_past_the_end_is_empty_with_the_capped_count(rows):
 
 
 @pytest.mark.django_db
+def test_an_offset_past_a_bigint_is_past_the_end(rows):
+    """PostgreSQL's OFFSET is a bigint; a larger one was an error there."""
+    window, has_next, count = paging.page_slice(rows, 10**20, 4, cap=5)
+
+    assert (window, has_next, count) == ([], False, paging.Count(5, False))
+    assert paging.get_page(rows, "9" * 20, 5, cap=5).number == 3
+
+
+@pytest.mark.django_db
 def test_get_page_falls_back_to_the_first_or_the_last_page(rows):
     assert paging.get_page(rows, "nonsense", 5, cap=5).number == 1
     assert paging.get_page(rows, "-3", 5, cap=5).number == 1

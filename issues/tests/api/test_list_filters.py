@@ -339,6 +339,15 @@ def test_limit_and_offset_select_a_window(maintainer_api, many):
 
 
 @pytest.mark.django_db
+def test_an_offset_beyond_what_the_database_counts_is_an_empty_page(maintainer_api, many):
+    """PostgreSQL refuses an OFFSET past a bigint (it was a 500): past the end, so empty."""
+    body = maintainer_api.get("/api/issues/", {"offset": "9" * 20, "status": "OPEN"}).json()
+
+    assert body["results"] == [] and body["next"] is None
+    assert body["count"] == 205 and body["count_exact"]
+
+
+@pytest.mark.django_db
 def test_pages_do_not_overlap_or_skip_when_many_issues_share_the_sort_value(maintainer_api, many):
     # All 205 share one created_at: only the tie-breaker keeps the pages apart.
     seen = []
