@@ -26,7 +26,9 @@ urlpatterns = [
     ),
     path("issues/export.csv", import_api.IssueExport.as_view(), name="issue-export"),
     path(
-        "issues/by-number/<int:number>/", issues_api.IssueByNumber.as_view(), name="issue-by-number"
+        "issues/by-number/<issue_number:number>/",
+        issues_api.IssueByNumber.as_view(),
+        name="issue-by-number",
     ),
     path("issues/<str:issue_id>/", issues_api.IssueDetail.as_view(), name="issue-detail"),
     path("issues/<str:issue_id>/events/", issues_api.IssueEvents.as_view(), name="issue-events"),

@@ -399,6 +399,10 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "accounts.models.Role",
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # issues.converters.IssueNumberConverter: a whole number of at most 18 digits.
+    "PATH_CONVERTER_OVERRIDES": {
+        "issue_number": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+    },
     "DESCRIPTION": "Issues, comments, labels, attachments and the timeline. Authenticate "
     "with `Authorization: Token <key>` (POST /api/auth/token/) or a browser session.",
 }

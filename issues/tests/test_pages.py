@@ -52,6 +52,16 @@ def test_another_reporters_issue_is_a_404_on_every_page(name, issue, other_repor
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize("name", ["detail", "panel", "timeline", "edit"])
+@pytest.mark.parametrize("number", ["0", "9" * 18, "9" * 19, "9" * 30])
+def test_a_number_no_issue_has_is_a_404(name, number, maintainer):
+    """Past 18 digits a number is more than PostgreSQL's bigint holds: the issue
+    page's read refused it (a 500) before its URL stopped at 18 digits."""
+    path = url("list") + f"{number}/" + ("" if name == "detail" else f"{name}/")
+
+    assert logged_in(maintainer).get(path).status_code == 404
+
+
 def test_anonymous_visitors_are_sent_to_log_in(client, issue):
     for target in [url("list"), url("board"), url("new"), url("detail", issue)]:
         response = client.get(target)

@@ -355,7 +355,7 @@ def test_the_matrix_covers_every_route_of_the_api():
     routes = {"/api/" + str(p.pattern) for p in api.url_patterns}
     placeholders = {
         "<int:token_id>": "{token}",
-        "<int:number>": "{number}",
+        "<issue_number:number>": "{number}",
         "<str:issue_id>": "{issue}",
         "<str:name>": "bug",
         "<int:attachment_id>": "{attachment}",
