@@ -13,13 +13,17 @@ from accounts.models import User
 from issues import live, notifications
 from issues.models import Comment, EventKind, Issue, IssueEvent
 from issues.services.issues import insert_events
-from issues.services.validation import COMMENT_MAX, require_visible
+from issues.services.validation import COMMENT_MAX, refuse_nul, require_visible
 from tracker.db import Insert, Update, one
 
 
 def _clean_body(body: Any) -> str:
     if not isinstance(body, str) or not body.strip():
         raise ValidationError({"body": ["A comment cannot be empty."]})
+    try:
+        refuse_nul(body)
+    except ValidationError as error:
+        raise ValidationError({"body": error.messages}) from None
     if len(body) > COMMENT_MAX:
         raise ValidationError({"body": [f"At most {COMMENT_MAX} characters (got {len(body)})."]})
     return body

@@ -12,6 +12,7 @@ from accounts import roles
 from accounts.models import User
 from issues.errors import NotFound
 from issues.models import Label
+from issues.services.validation import refuse_nul
 
 
 def _clean_label_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -22,6 +23,8 @@ def _clean_label_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             errors["name"] = ["A name is required."]
         elif len(name.strip()) > 50:
             errors["name"] = ["At most 50 characters."]
+        elif "\x00" in name:
+            errors["name"] = [refuse_nul.message]
         else:
             cleaned["name"] = name.strip()
     if "colour" in fields:
@@ -34,6 +37,8 @@ def _clean_label_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         description = fields["description"] or ""
         if not isinstance(description, str) or len(description) > 200:
             errors["description"] = ["At most 200 characters of text."]
+        elif "\x00" in description:
+            errors["description"] = [refuse_nul.message]
         else:
             cleaned["description"] = description
     if errors:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 
 from accounts import roles
 from accounts.models import User
@@ -23,9 +24,15 @@ TRIAGE_FIELDS = ("status", "severity", "assignee", "labels")
 EDITABLE_FIELDS = TEXT_FIELDS + TRIAGE_FIELDS
 
 
+# PostgreSQL's text cannot hold NUL: refused here, as Django's form fields and
+# DRF's do, so that no caller reaches the database with one (it was a 500).
+refuse_nul = ProhibitNullCharactersValidator()
+
+
 def clean_title(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("A title is required.")
+    refuse_nul(value)
     value = value.strip()
     if len(value) > TITLE_MAX:
         raise ValidationError(f"At most {TITLE_MAX} characters (got {len(value)}).")
@@ -37,6 +44,7 @@ def _clean_description(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise ValidationError("Must be text.")
+    refuse_nul(value)
     if len(value) > DESCRIPTION_MAX:
         raise ValidationError(f"At most {DESCRIPTION_MAX} characters (got {len(value)}).")
     return value
@@ -81,6 +89,7 @@ def _clean_labels(value: Any) -> list[Label]:
         name = item.name if isinstance(item, Label) else item
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("Label names must be non-empty text.")
+        refuse_nul(name)
         names.append(name.strip())
     wanted = {name.lower() for name in names}
     found = queries.labels_named(sorted(wanted))

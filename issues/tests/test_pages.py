@@ -612,6 +612,23 @@ def test_an_empty_reply_is_shown_in_its_form(reporter, issue):
     assert "A comment cannot be empty." in response.content.decode()
 
 
+def test_text_postgresql_cannot_store_is_shown_in_the_form(maintainer, issue):
+    """A NUL character (which PostgreSQL's text cannot hold) in a comment or in a
+    new issue's labels was a 500; the form comes back with the reason."""
+    LabelFactory(name="bug")
+    client = logged_in(maintainer)
+
+    comment = client.post(url("comment", issue), {"body": "a\x00b"}, **HTMX)
+    new = client.post(url("new"), {"title": "Kept", "severity": "LOW", "labels": "bug\x00"})
+
+    assert comment.status_code == 400
+    assert "Null characters are not allowed." in comment.content.decode()
+    assert new.status_code == 400
+    assert "Null characters are not allowed." in new.content.decode()
+    assert 'value="Kept"' in new.content.decode()  # the rest of the input is kept
+    assert not issue.comments.exists() and not Issue.objects.filter(title="Kept").exists()
+
+
 def test_upload_and_download_an_attachment(reporter, issue, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     client = logged_in(reporter)

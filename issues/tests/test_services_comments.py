@@ -126,7 +126,7 @@ def test_a_parent_that_is_not_a_comment_id_is_refused(issue, reporter, parent):
     assert nothing_written(issue, before)
 
 
-@pytest.mark.parametrize("body", ["", "   ", "\n\t\n", None, 42, ["text"]])
+@pytest.mark.parametrize("body", ["", "   ", "\n\t\n", None, 42, ["text"], "a\x00b"])
 def test_an_empty_or_non_text_body_is_refused(issue, reporter, body):
     before = issue_row(issue).updated_at
 
@@ -273,7 +273,7 @@ def test_deactivated_author_cannot_edit(comment, reporter):
     assert Comment.objects.get(pk=comment.pk).body == "Original words"
 
 
-@pytest.mark.parametrize("body", ["", "  ", None, "x" * (COMMENT_MAX + 1)])
+@pytest.mark.parametrize("body", ["", "  ", None, "x" * (COMMENT_MAX + 1), "\x00"])
 def test_editing_to_a_bad_body_is_refused_and_nothing_changes(comment, reporter, body):
     with pytest.raises(ValidationError) as excinfo:
         services.edit_comment(actor=reporter, comment=comment, body=body)

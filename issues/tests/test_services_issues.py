@@ -162,13 +162,16 @@ def test_create_issue_records_the_event_kind_it_is_given(maintainer):
         ({"title": "   "}, "title"),
         ({"title": None}, "title"),
         ({"title": "x" * 201}, "title"),
+        ({"title": "a\x00b"}, "title"),  # PostgreSQL text cannot hold NUL
         ({"title": "ok", "description": 42}, "description"),
+        ({"title": "ok", "description": "\x00"}, "description"),
         ({"title": "ok", "description": "x" * 50_001}, "description"),
         ({"title": "ok", "severity": "urgent"}, "severity"),
         ({"title": "ok", "severity": 7}, "severity"),
         ({"title": "ok", "severity": True}, "severity"),
         ({"title": "ok", "status": "CLOSED"}, "status"),
         ({"title": "ok", "labels": ["no-such-label"]}, "labels"),
+        ({"title": "ok", "labels": ["bug\x00"]}, "labels"),
         ({"title": "ok", "assignee": 999_999}, "assignee"),
     ],
 )
@@ -476,6 +479,9 @@ def test_each_change_bumps_the_version_by_exactly_one(issue, maintainer):
         ({"status": "WONTFIX"}, "status"),
         ({"labels": "bug"}, "labels"),
         ({"labels": [""]}, "labels"),
+        ({"labels": ["\x00"]}, "labels"),
+        ({"title": "\x00"}, "title"),
+        ({"description": "text\x00"}, "description"),
         ({"assignee": "not-an-id"}, "assignee"),
     ],
 )

@@ -79,7 +79,7 @@ def test_a_colour_that_is_not_hex_is_refused_on_colour(admin_user, colour):
     assert not Label.objects.exists()
 
 
-@pytest.mark.parametrize("name", ["", "   ", None, "x" * 51, 5])
+@pytest.mark.parametrize("name", ["", "   ", None, "x" * 51, 5, "b\x00g"])
 def test_a_missing_or_too_long_name_is_refused_on_name(admin_user, name):
     with pytest.raises(ValidationError) as excinfo:
         services.create_label(actor=admin_user, name=name)
@@ -142,6 +142,8 @@ def test_renaming_onto_another_labels_name_in_any_case_is_refused(admin_user, bu
         ({"colour": "green"}, "colour"),
         ({"name": ""}, "name"),
         ({"description": "d" * 201}, "description"),
+        ({"description": "\x00"}, "description"),
+        ({"name": "\x00"}, "name"),
         ({"id": 5}, "id"),
         ({"issues": []}, "issues"),
     ],
