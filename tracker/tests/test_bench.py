@@ -130,6 +130,9 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
     maintainer = User.objects.get(email=data.maintainer_email)
     _, token = create_token(actor=maintainer, name=dataset.TOKEN_NAME)
     issue = Issue.objects.order_by("number").first()
+    open_issues = Issue.objects.filter(status="OPEN").order_by("number")[:3]
+    before = dict(open_issues.values_list("pk", "version"))
+    edited = [str(pk) for pk in before]
     env = {
         **server_env(tmp_path),
         "DATABASE_URL": database_url(),
@@ -166,12 +169,28 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
                     "concurrency": 2,
                     "warmup": 0.2,
                     "duration": 1,
-                }
+                },
+                {
+                    "name": "patch",
+                    "kind": "patch",
+                    "url": reverse("api:issue-detail", kwargs={"issue_id": "ISSUE_ID"}),
+                    "ids": edited,
+                    "toggle": ["OPEN", "TRIAGED"],
+                    "concurrency": 2,
+                    "warmup": 0.2,
+                    "duration": 1,
+                },
             ],
         }
-        (result,) = drive(plan)
+        result, patched = drive(plan)
     finally:
         server.stop()
+    # Every issue's version was read before the warm-up, so the window counts
+    # PATCHes alone, and each PATCH sent the version its issue was at.
+    assert patched["versions_read_before"] == 3
+    assert patched["requests"] > 0 and patched["errors"] == {}
+    after = dict(Issue.objects.filter(pk__in=before).values_list("pk", "version"))
+    assert sum(after.values()) - sum(before.values()) >= patched["requests"]
     assert result["name"] == "api_detail"
     assert result["requests"] > 0 and result["rps"] > 0
     assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"] <= result["max_ms"]
