@@ -38,3 +38,31 @@ def test_the_list_and_an_issue_work_on_a_phone(as_user, browser, server):
     expect(page.get_by_role("heading", level=1)).to_contain_text("Small screen issue")
     expect(page.get_by_label("Add a comment (Markdown)")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+
+
+def test_long_unbroken_text_stays_within_a_phone_s_width(as_user):
+    """A long word, URL, line of code or wide table in an issue wraps or scrolls in
+    its own box: before, it widened the page (by 2,800 px for this issue), and a
+    file input widened the new-issue form."""
+    reporter = UserFactory(role="REPORTER")
+    issue = IssueFactory(
+        reporter=reporter,
+        title="Crash at https://example.com/" + "x" * 150,
+        description=(
+            "y" * 300
+            + "\n\n```\n"
+            + "z" * 300
+            + "\n```\n\n| a | b | c | d |\n|---|---|---|---|\n| "
+            + " | ".join(["a wide cell of a table"] * 4)
+            + " |\n"
+        ),
+    )
+    page = as_user(reporter)
+    page.set_viewport_size({"width": 360, "height": 740})
+
+    for path in (f"/issues/{issue.number}/", "/issues/new/", "/issues/"):
+        page.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px"
+    page.goto(f"/issues/{issue.number}/")
+    expect(page.locator(".markdown pre")).to_be_visible()
