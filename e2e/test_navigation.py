@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
-from issues.tests.factories import IssueFactory
+from issues.tests.factories import IssueFactory, LabelFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -41,12 +41,14 @@ def test_the_list_and_an_issue_work_on_a_phone(as_user, browser, server):
 
 
 def test_long_unbroken_text_stays_within_a_phone_s_width(as_user):
-    """A long word, URL, line of code or wide table in an issue wraps or scrolls in
-    its own box: before, it widened the page (by 2,800 px for this issue), and a
-    file input widened the new-issue form."""
-    reporter = UserFactory(role="REPORTER")
+    """A long word, URL, line of code or wide table in an issue, a long name or
+    label wraps, scrolls in its own box or is cut short: before, each widened
+    the page (by 2,800 px for this issue), and so did a file input."""
+    maintainer = UserFactory(role="MAINTAINER", display_name="D" * 150)
+    LabelFactory(name="L" * 50)
     issue = IssueFactory(
-        reporter=reporter,
+        reporter=maintainer,
+        labels=["L" * 50],
         title="Crash at https://example.com/" + "x" * 150,
         description=(
             "y" * 300
@@ -57,7 +59,7 @@ def test_long_unbroken_text_stays_within_a_phone_s_width(as_user):
             + " |\n"
         ),
     )
-    page = as_user(reporter)
+    page = as_user(maintainer)
     page.set_viewport_size({"width": 360, "height": 740})
 
     for path in (f"/issues/{issue.number}/", "/issues/new/", "/issues/"):
