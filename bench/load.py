@@ -231,16 +231,9 @@ class Driver:
     async def _closed_loop(self, spec: dict, memory: MemorySampler) -> dict:
         session = self.sessions[spec.get("auth", "token")]
         states = [{} for _ in range(spec["concurrency"])]
-        read = 0
-        if spec["kind"] == "patch":
-            # Before the warm-up, so that the window counts the PATCHes alone. Read
-            # in the loop, an issue's first version cost a GET that the server
-            # served and the path did not count: at 220 PATCHes a second, 734 of
-            # the 1,000 issues were first read inside the 10 s window (2026-12-06).
-            counts = await asyncio.gather(
-                *(self._read_versions(session, spec, i, state) for i, state in enumerate(states))
-            )
-            read = sum(counts)
+        # What a kind of path sets up first (`_prepare_<kind>`), outside every measure.
+        prepare = getattr(self, f"_prepare_{spec['kind']}", None)
+        prepared = await prepare(session, spec, states) if prepare else {}
         window = Window(spec["warmup"], spec["duration"])
         request = getattr(self, f"_request_{spec['kind']}")
         counter = itertools.count()
@@ -258,8 +251,7 @@ class Driver:
         opening.cancel()
         result = summary(spec["name"], window.latencies, window.errors, window.duration, memory)
         result.update(cpu.measure(len(window.latencies) + sum(window.errors.values())))
-        if spec["kind"] == "patch":
-            result["versions_read_before"] = read
+        result.update(prepared)
         return result
 
     async def _request_get(self, session, spec, n, index, state):
@@ -279,34 +271,39 @@ class Driver:
             await response.read()
             return response.status, 201
 
-    async def _read_versions(self, session, spec, index, state) -> int:
-        """Each client owns its slice of the ids, so clients never conflict; it
-        reads their versions (ETags) and statuses first."""
-        mine = spec["ids"][index :: spec["concurrency"]]
-        state.update(ids=mine, etags={}, statuses={}, turn=itertools.cycle(range(len(mine))))
-        for issue_id in mine:
-            await self._read_version(session, spec, issue_id, state)
-        return len(mine)
+    async def _prepare_patch(self, session, spec, states) -> dict:
+        """Each client owns its slice of the ids, so clients never conflict, and
+        reads their versions (ETags) and statuses before the warm-up, so that the
+        window counts the PATCHes alone. Read in the loop, an issue's first
+        version cost a GET that the server served and the path did not count: at
+        220 PATCHes a second, 734 of the 1,000 issues were first read inside the
+        10 s window (2026-12-06)."""
+
+        async def read(index: int, state: dict) -> None:
+            mine = spec["ids"][index :: spec["concurrency"]]
+            state.update(ids=mine, etags={}, statuses={}, turn=itertools.cycle(range(len(mine))))
+            for issue_id in mine:
+                await self._read_version(session, spec, issue_id, state)
+
+        await asyncio.gather(*(read(index, state) for index, state in enumerate(states)))
+        return {"versions_read_before": sum(len(state["ids"]) for state in states)}
 
     async def _read_version(self, session, spec, issue_id, state) -> None:
         async with session.get(spec["url"].replace("ISSUE_ID", issue_id)) as response:
-            data = await response.json()
-            state["etags"][issue_id] = response.headers["ETag"]
-            state["statuses"][issue_id] = data["status"]
+            _remember(state, issue_id, response, await response.json())
 
     async def _request_patch(self, session, spec, n, index, state):
         issue_id = state["ids"][next(state["turn"])]
-        url = spec["url"].replace("ISSUE_ID", issue_id)
         if issue_id not in state["etags"]:  # its last PATCH failed: read it again
             await self._read_version(session, spec, issue_id, state)
         current = state["statuses"][issue_id]
         target = spec["toggle"][1] if current == spec["toggle"][0] else spec["toggle"][0]
         headers = {"If-Match": state["etags"][issue_id]}
+        url = spec["url"].replace("ISSUE_ID", issue_id)
         async with session.patch(url, json={"status": target}, headers=headers) as response:
             data = await response.json()
             if response.status == 200:
-                state["etags"][issue_id] = response.headers["ETag"]
-                state["statuses"][issue_id] = data["status"]
+                _remember(state, issue_id, response, data)
             else:
                 state["etags"].pop(issue_id, None)  # read it again next time
             return response.status, 200
@@ -353,6 +350,12 @@ class Driver:
             first_byte_ms=round((first_byte - began) * 1000, 1) if first_byte else None,
         )
         return result
+
+
+def _remember(state: dict, issue_id: str, response, data: dict) -> None:
+    """The version (ETag) and status an answer gives an issue, for its next PATCH."""
+    state["etags"][issue_id] = response.headers["ETag"]
+    state["statuses"][issue_id] = data["status"]
 
 
 def progress(result: dict) -> str:
