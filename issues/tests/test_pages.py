@@ -414,6 +414,19 @@ def test_a_maintainers_bad_new_issue_keeps_the_labels_ticked(maintainer):
     assert '<input type="checkbox" name="labels" value="docs">' in text
 
 
+def test_a_label_that_does_not_exist_is_explained_when_there_are_none_to_pick(maintainer):
+    """With no labels at all the picker is not shown; the reason for refusing a
+    posted label must still be."""
+    response = logged_in(maintainer).post(
+        url("new"), {"title": "Ghostly", "severity": "LOW", "labels": ["ghost"]}
+    )
+
+    assert response.status_code == 400
+    assert 'class="label-picker"' not in response.content.decode()
+    assert "ghost" in response.content.decode().split("<form", 1)[1]
+    assert not Issue.objects.filter(title="Ghostly").exists()
+
+
 def test_a_refused_attachment_creates_no_issue(reporter, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     script = SimpleUploadedFile("x.png", b"\x7fELF\x02\x01\x01" + b"\0" * 64)
