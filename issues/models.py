@@ -121,8 +121,10 @@ class Issue(models.Model):
             models.Index(
                 fields=["severity", "number"], name="issue_severity_number_idx", include=["id"]
             ),
-            # Counting a status x label filter: the status's ids in id order, merged
-            # with (or probed from) the label's (label, issue) index.
+            # A status's ids, for PostgreSQL to AND with other indexes' matches: a
+            # search within a status counts in 71 ms with it, 86 ms without ("error"
+            # among the open issues, 1,000,000 issues, 2026-12-06). (A status x label
+            # count reads the links' own index, IssueLabel.status.)
             models.Index(fields=["status", "id"], name="issue_status_id_idx"),
             models.Index(fields=["severity", "status"], name="issue_severity_status_idx"),
             # Open issues per severity (/metrics, reports): reads the open rows only.
