@@ -217,13 +217,24 @@ class IssueFilter(filters.FilterSet):
 
         return paging.Listing(read=read, count=count, cap=self.count_cap())
 
-    def count_cap(self) -> int | None:
+    def count_cap(self, *, by_status: bool = False) -> int | None:
         """How far this filter's counts go: a search's up to
-        settings.SEARCH_COUNT_CAP (no index counts matches), others, and a
-        refused filter (which counts nothing), to the lists' own cap (None)."""
+        settings.SEARCH_COUNT_CAP (no index counts matches), a search narrowed
+        any further (a status, a severity, what a reporter may see; or counted
+        one status at a time, `by_status`, as the board's columns are) up to
+        settings.FILTERED_SEARCH_COUNT_CAP, others, and a refused filter (which
+        counts nothing), to the lists' own cap (None).
+
+        A narrowed search is counted by checking the other filter match by
+        match (or the search, issue by issue of the filter): at 1,000,000
+        issues, counting 1,000 of "error" among the open issues took 108 ms, 100
+        of them 7 ms (2026-12-06)."""
         narrowed = self.narrowing() if self.is_valid() else None
-        searching = narrowed is not None and narrowed[0].words is not None
-        return settings.SEARCH_COUNT_CAP if searching else None
+        if narrowed is None or narrowed[0].words is None:
+            return None
+        if not by_status and self._counting()[0] == WORDS:
+            return settings.SEARCH_COUNT_CAP
+        return settings.FILTERED_SEARCH_COUNT_CAP
 
     def counted(self, status: str | None = None) -> QuerySet:
         """The rows whose number is the filtered list's (or, with `status`, that

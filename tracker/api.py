@@ -103,7 +103,8 @@ def _summary(errors: Mapping) -> str:
 
 class Pagination(LimitOffsetPagination):
     """limit/offset pages whose `count` is exact up to settings.LIST_COUNT_CAP
-    (10,000), or for a search settings.SEARCH_COUNT_CAP (1,000).
+    (10,000), or for a search settings.SEARCH_COUNT_CAP (1,000), narrowed by
+    another filter settings.FILTERED_SEARCH_COUNT_CAP (100).
 
     Beyond it `count` is the cap and `count_exact` is false ("more than 10,000"):
     counting a million rows on every page costs more than the page itself. A

@@ -271,6 +271,9 @@ LIST_COUNT_CAP = env.int("LIST_COUNT_CAP", default=10_000)
 # counts them, so counting 10,000 matches of a word one issue in ten has reads
 # 100,000 search rows (20 ms at a million issues, more than ranking them).
 SEARCH_COUNT_CAP = env.int("SEARCH_COUNT_CAP", default=1_000)
+# A search narrowed by another filter ("error" among the open issues) up to
+# FILTERED_SEARCH_COUNT_CAP ("100+"): the other filter is checked match by match.
+FILTERED_SEARCH_COUNT_CAP = env.int("FILTERED_SEARCH_COUNT_CAP", default=100)
 # The ASGI server closes a keep-alive connection after about this many requests
 # (0: never), so that a few busy clients do not stay on one worker while the
 # others idle (tracker.keepalive).

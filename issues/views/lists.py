@@ -129,7 +129,8 @@ def board(request):
     for card in parts[0].union(*parts[1:], all=True):
         cards[card.status].append(card)
     counts = paging.capped_counts(
-        {s: issue_filter.counted(status=s) for s in in_column}, cap=issue_filter.count_cap()
+        {s: issue_filter.counted(status=s) for s in in_column},
+        cap=issue_filter.count_cap(by_status=True),
     )
     ordering = issues.query.order_by
     for column in columns:

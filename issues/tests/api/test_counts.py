@@ -73,12 +73,16 @@ def test_filters_and_search_are_counted_too(maintainer_api, seven, maintainer, s
     [
         ("ordering=number", (4, False)),  # LIST_COUNT_CAP
         ("q=crash", (6, False)),  # SEARCH_COUNT_CAP, words alone
-        ("q=crash&status=OPEN", (6, False)),  # and with a filter
         ("q=crash&ordering=-number", (6, False)),  # and in another order
+        ("q=crash&status=OPEN", (5, False)),  # FILTERED_SEARCH_COUNT_CAP: narrowed
+        ("q=crash&severity=MEDIUM", (5, False)),
+        ("q=crash&status=OPEN&ordering=-number", (5, False)),
+        ("status=OPEN", (4, False)),  # no search: LIST_COUNT_CAP
     ],
 )
 def test_a_search_is_counted_up_to_its_own_cap(maintainer_api, seven, settings, query, count):
     settings.SEARCH_COUNT_CAP = 6
+    settings.FILTERED_SEARCH_COUNT_CAP = 5
 
     body = page(maintainer_api, f"/api/issues/?{query}&limit=2")
 
@@ -89,10 +93,25 @@ def test_a_search_is_counted_up_to_its_own_cap(maintainer_api, seven, settings, 
 @pytest.mark.django_db
 def test_a_search_within_its_cap_is_counted_exactly(maintainer_api, seven, settings):
     settings.SEARCH_COUNT_CAP = 7
+    settings.FILTERED_SEARCH_COUNT_CAP = 7
 
-    body = page(maintainer_api, "/api/issues/?q=crash&limit=2")
+    plain = page(maintainer_api, "/api/issues/?q=crash&limit=2")
+    narrowed = page(maintainer_api, "/api/issues/?q=crash&status=OPEN&limit=2")
 
-    assert (body["count"], body["count_exact"]) == (7, True)
+    assert (plain["count"], plain["count_exact"]) == (7, True)
+    assert (narrowed["count"], narrowed["count_exact"]) == (7, True)
+
+
+@pytest.mark.django_db
+def test_a_reporters_search_is_counted_as_a_narrowed_one(reporter_api, seven, settings):
+    """A reporter's search is narrowed by what they may see (the seven are
+    theirs), so it is counted issue by issue as any narrowed search is."""
+    settings.SEARCH_COUNT_CAP = 6
+    settings.FILTERED_SEARCH_COUNT_CAP = 5
+
+    body = page(reporter_api, "/api/issues/?q=crash&limit=2")
+
+    assert (body["count"], body["count_exact"]) == (5, False)
 
 
 @pytest.mark.django_db
@@ -113,7 +132,9 @@ def test_the_html_list_says_a_search_has_more_than_its_cap(
 def test_the_board_counts_a_search_up_to_its_cap_and_a_filter_up_to_the_lists(
     client, maintainer, seven, settings
 ):
-    settings.SEARCH_COUNT_CAP = 3
+    """Each column counts the search within its status: a narrowed search."""
+    settings.SEARCH_COUNT_CAP = 5
+    settings.FILTERED_SEARCH_COUNT_CAP = 3
     client.force_login(maintainer)
 
     searched = client.get("/issues/board/?q=crash").context["columns"]
