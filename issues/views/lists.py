@@ -114,25 +114,28 @@ def bulk_status(request):
 @require_GET
 @login_required
 def board(request):
-    """One column per status. The cards of all columns come in one query (a UNION
-    ALL of each column's first rows) and their counts in another (capped, see
-    tracker.paging), so the board costs the same few queries at any size."""
+    """One column per status. The cards of all columns come in one query (two for
+    some searches, see queries.first_in_each_status) and their counts in another
+    (capped, see tracker.paging), so the board costs the same few queries at any
+    size."""
     issue_filter = _filter(request)
-    issues = issue_filter.qs if issue_filter.is_valid() else issue_filter.queryset.none()
     columns = [
         {"status": value, "label": label, "shown": _shown(request, value)}
         for value, label in Status.choices
     ]
-    in_column = {column["status"]: issues.filter(status=column["status"]) for column in columns}
-    parts = [in_column[column["status"]][: column["shown"] + 1] for column in columns]
-    cards: dict[str, list] = {column["status"]: [] for column in columns}
-    for card in parts[0].union(*parts[1:], all=True):
-        cards[card.status].append(card)
+    # One card more than shown tells whether the column has more.
+    limits = {column["status"]: column["shown"] + 1 for column in columns}
+    found = issue_filter.narrowing() if issue_filter.is_valid() else None
+    cards: dict[str, list] = {status: [] for status in limits}
+    ordering = []
+    if found is not None:
+        narrowing, fixed = found
+        cards = queries.first_in_each_status(issue_filter.queryset, narrowing, limits, **fixed)
+        ordering = issue_filter.qs.query.order_by
     counts = paging.capped_counts(
-        {s: issue_filter.counted(status=s) for s in in_column},
+        {s: issue_filter.counted(status=s) for s in limits},
         cap=issue_filter.count_cap(by_status=True),
     )
-    ordering = issues.query.order_by
     for column in columns:
         column_cards = queries.sorted_like(cards[column["status"]], ordering)
         column["cards"] = column_cards[: column["shown"]]

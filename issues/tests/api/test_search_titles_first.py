@@ -5,11 +5,13 @@ do not fill the page: each page must be the page of the ranking of every match."
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.timezone import now
 
 from issues import queries
-from issues.models import Issue
+from issues.models import Issue, Status
 from issues.queries import Narrowing
 from issues.tests.factories import IssueFactory
+from issues.views import lists
 
 # (title, description): title matches first, the more "flux" the better.
 SHAPES = [
@@ -120,6 +122,58 @@ def test_the_html_list_pages_a_one_word_search_alike(client, maintainer, issues)
     assert response.status_code == 200
     shown = [issue.title for issue in response.context["page"].object_list]
     assert shown == expected
+
+
+@pytest.mark.django_db
+def test_each_board_column_of_a_one_word_search_is_its_status_s_part_of_the_ranking(
+    client, maintainer, issues, monkeypatch
+):
+    """The columns are looked for among the title matches first; a column they
+    do not fill (here Triaged, and the empty ones) is read again among every
+    match, in one more query for all such columns."""
+    monkeypatch.setattr(lists, "COLUMN_SIZE", 2)
+    moved = {"Flux flux", "Other title"}
+    Issue.objects.filter(title__in=moved).update(status=Status.TRIAGED)
+    titles = {str(issue.pk): issue.title for issue in issues}
+    ranked = [titles[issue_id] for issue_id in ranking("flux")]
+    client.force_login(maintainer)
+
+    with CaptureQueriesContext(connection) as captured:
+        columns = client.get("/issues/board/?q=flux").context["columns"]
+
+    shown = {column["status"]: [card.title for card in column["cards"]] for column in columns}
+    assert shown == {
+        "OPEN": [title for title in ranked if title not in moved][:2],
+        "TRIAGED": [title for title in ranked if title in moved],
+        "IN_PROGRESS": [],
+        "DONE": [],
+    }
+    assert [column["more"] for column in columns] == [True, False, False, False]
+    reads = _issue_reads(captured)
+    assert len(reads) == 2
+    assert '"title_vector" <=>' in reads[0]
+    assert '"vector" <=>' in reads[1] and "title_vector" not in reads[1]
+
+
+@pytest.mark.django_db
+def test_a_board_whose_columns_the_title_matches_fill_reads_them_alone(
+    client, maintainer, reporter, monkeypatch
+):
+    monkeypatch.setattr(lists, "COLUMN_SIZE", 1)
+    for status in Status.values:
+        for n in range(2):
+            issue = IssueFactory(reporter=reporter, title=f"Flux {status} {n}")
+            resolved_at = now() if status == Status.DONE else None
+            Issue.objects.filter(pk=issue.pk).update(status=status, resolved_at=resolved_at)
+    client.force_login(maintainer)
+
+    with CaptureQueriesContext(connection) as captured:
+        columns = client.get("/issues/board/?q=flux").context["columns"]
+
+    assert [len(column["cards"]) for column in columns] == [1, 1, 1, 1]
+    assert all(column["more"] for column in columns)
+    reads = _issue_reads(captured)
+    assert len(reads) == 1 and '"title_vector" <=>' in reads[0]
 
 
 @pytest.mark.parametrize(
