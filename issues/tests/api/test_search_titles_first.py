@@ -126,7 +126,7 @@ def test_the_html_list_pages_a_one_word_search_alike(client, maintainer, issues)
 
 @pytest.mark.django_db
 def test_each_board_column_of_a_one_word_search_is_its_status_s_part_of_the_ranking(
-    client, maintainer, issues, monkeypatch
+    client, maintainer, issues, monkeypatch, django_assert_max_num_queries
 ):
     """The columns are looked for among the title matches first; a column they
     do not fill (here Triaged, and the empty ones) is read again among every
@@ -138,7 +138,7 @@ def test_each_board_column_of_a_one_word_search_is_its_status_s_part_of_the_rank
     ranked = [titles[issue_id] for issue_id in ranking("flux")]
     client.force_login(maintainer)
 
-    with CaptureQueriesContext(connection) as captured:
+    with CaptureQueriesContext(connection) as captured, django_assert_max_num_queries(8):
         columns = client.get("/issues/board/?q=flux").context["columns"]
 
     shown = {column["status"]: [card.title for card in column["cards"]] for column in columns}
