@@ -296,3 +296,23 @@ def test_a_refresh_answered_after_a_change_does_not_put_the_older_version_back(a
         Severity.CRITICAL,
         3,
     )
+
+
+def test_a_long_timeline_s_hidden_middle_stays_shown_through_live_refreshes(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    other = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="A long discussion")
+    for n in range(70):
+        services.add_comment(actor=other, issue=issue, body=f"Point number {n}.")
+    page = as_user(maintainer)
+    page.goto(f"/issues/{issue.number}/")
+    middle = page.get_by_text("Point number 20.")
+    expect(middle).to_have_count(0)
+
+    page.get_by_role("button", name="Show 21 hidden items").click()
+    expect(middle).to_be_visible()
+    services.add_comment(actor=other, issue=issue, body="One more point.")
+
+    expect(page.get_by_text("One more point.")).to_be_visible(timeout=LIVE)
+    expect(middle).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("hidden item"))).to_have_count(0)

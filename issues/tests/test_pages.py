@@ -484,6 +484,61 @@ def test_the_issue_page_shows_markdown_timeline_and_threads(maintainer, reporter
     assert 'id="panel-status"' not in text
 
 
+def _long_timeline(issue, author, comments: int) -> None:
+    for n in range(comments):
+        CommentFactory(issue=issue, author=author, body=f"Comment number {n}.")
+
+
+def test_a_long_timeline_shows_its_start_and_end_and_hides_the_middle(
+    maintainer, reporter, django_assert_max_num_queries
+):
+    """The 1 creation event and 79 comments: the first 10 entries and the last
+    40 are shown, the 30 between behind a button that fetches every entry."""
+    issue = IssueFactory(reporter=reporter)
+    _long_timeline(issue, maintainer, 79)
+    client = logged_in(maintainer)
+
+    with django_assert_max_num_queries(8):
+        page = client.get(url("detail", issue)).content.decode()
+    refreshed = client.get(url("timeline", issue), **HTMX).content.decode()
+
+    for text in (page, refreshed):
+        assert "opened this issue" in text and "Comment number 8." in text
+        assert "Comment number 9." not in text and "Comment number 38." not in text
+        assert "Comment number 39." in text and "Comment number 78." in text
+        assert "Show 30 hidden items" in text
+        assert f'hx-get="{url("timeline", issue)}?all=1"' in text
+        assert 'id="timeline-all"' not in text
+
+
+def test_the_whole_of_a_long_timeline_on_request_and_in_its_refreshes(maintainer, reporter):
+    issue = IssueFactory(reporter=reporter)
+    _long_timeline(issue, maintainer, 79)
+    client = logged_in(maintainer)
+
+    everything = client.get(url("timeline", issue) + "?all=1", **HTMX).content.decode()
+    page = client.get(url("detail", issue) + "?all=1").content.decode()
+
+    for text in (everything, page):
+        assert all(f"Comment number {n}." in text for n in range(79))
+        assert "hidden item" not in text
+        # Once shown, the live refreshes of the page ask for every entry again.
+        assert '<input type="hidden" id="timeline-all" name="all" value="1">' in text
+    assert 'hx-include="#timeline-all"' in page
+
+
+@pytest.mark.parametrize(("comments", "hidden"), [(58, False), (59, True)])
+def test_a_timeline_is_cut_only_when_enough_would_be_hidden(maintainer, reporter, comments, hidden):
+    """59 entries (the creation and 58 comments) would hide 9: shown whole."""
+    issue = IssueFactory(reporter=reporter)
+    _long_timeline(issue, maintainer, comments)
+
+    text = logged_in(maintainer).get(url("detail", issue)).content.decode()
+
+    assert ("hidden items" in text) is hidden
+    assert ("Comment number 9." in text) is not hidden
+
+
 def test_a_script_in_markdown_is_not_rendered(reporter):
     issue = IssueFactory(
         reporter=reporter, description="<script>alert('x')</script><img src=x onerror=alert(1)>"
