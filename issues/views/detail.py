@@ -19,6 +19,8 @@ from issues.models import IssueEvent, Severity, Status
 from issues.views.common import assignee_options, form_errors, get_issue_or_404, posted_version
 
 PANEL_FIELDS = ("status", "severity", "assignee", "labels")
+# A long timeline shows its first and last entries (_timeline_context).
+TIMELINE_HEAD, TIMELINE_TAIL, TIMELINE_MIN_HIDDEN = 10, 40, 10
 
 
 def _panel_context(request, issue, all_labels=None, **extra) -> dict:
@@ -94,9 +96,6 @@ def timeline(request, number: int):
     return render(
         request, "issues/_timeline.html", {"issue": issue, **_timeline_context(request, issue)}
     )
-
-
-TIMELINE_HEAD, TIMELINE_TAIL, TIMELINE_MIN_HIDDEN = 10, 40, 10
 
 
 def _timeline_context(request, issue) -> dict:
