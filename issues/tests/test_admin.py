@@ -515,3 +515,23 @@ def test_pending_mail_is_for_admins_only(client, maintainer):
     response = client.get(reverse("admin:issues_pendingmail_changelist"))
 
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+@pytest.mark.parametrize(("page", "model"), [("comment", "comment"), ("issueevent", "event")])
+def test_comments_and_events_are_listed_newest_first_by_their_key(
+    admin_client, maintainer, reporter, page, model
+):
+    """By the primary key's index: the models' own order (created_at) has none,
+    and sorting millions of rows by it took seconds a page."""
+    issue = IssueFactory(reporter=reporter)
+    comments = [CommentFactory(issue=issue, author=maintainer, body=f"n{n}") for n in range(3)]
+    rows = comments if model == "comment" else list(issue.events.order_by("id"))
+
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(reverse(f"admin:issues_{page}_changelist"))
+
+    assert response.status_code == 200
+    shown = list(response.context["cl"].result_list)
+    assert shown == sorted(rows, key=lambda row: row.pk, reverse=True)
+    listed = [q["sql"] for q in captured if "ORDER BY" in q["sql"] and f"issues_{page}" in q["sql"]]
+    assert listed and all(f'ORDER BY "issues_{page}"."id" DESC' in sql for sql in listed)
