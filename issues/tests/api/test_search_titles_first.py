@@ -176,6 +176,18 @@ def test_a_board_whose_columns_the_title_matches_fill_reads_them_alone(
     assert len(reads) == 1 and '"title_vector" <=>' in reads[0]
 
 
+@pytest.mark.django_db
+def test_a_board_looks_only_in_the_statuses_its_filter_keeps(client, maintainer, issues):
+    client.force_login(maintainer)
+
+    with CaptureQueriesContext(connection) as captured:
+        columns = client.get("/issues/board/?q=flux&status=OPEN").context["columns"]
+
+    assert [len(column["cards"]) for column in columns] == [7, 0, 0, 0]
+    reads = _issue_reads(captured)  # the title matches, then every match: Open alone
+    assert len(reads) == 2 and not any("UNION" in read for read in reads)
+
+
 @pytest.mark.parametrize(
     ("words", "ordering", "number", "first"),
     [
