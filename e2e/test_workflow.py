@@ -311,6 +311,9 @@ def test_a_long_timeline_s_hidden_middle_stays_shown_through_live_refreshes(as_u
 
     page.get_by_role("button", name="Show 21 hidden items").click()
     expect(middle).to_be_visible()
+    # The keyboard goes on from the first entry shown (the creation, then points 0-8 before).
+    expect(page.locator("#timeline-revealed")).to_be_focused()
+    expect(page.locator("#timeline-revealed")).to_contain_text("Point number 9.")
     services.add_comment(actor=other, issue=issue, body="One more point.")
 
     expect(page.get_by_text("One more point.")).to_be_visible(timeout=LIVE)

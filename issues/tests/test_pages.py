@@ -522,6 +522,11 @@ def test_the_whole_of_a_long_timeline_on_request_and_in_its_refreshes(maintainer
     for text in (everything, page):
         assert all(f"Comment number {n}." in text for n in range(79))
         assert "hidden item" not in text
+        # The first entry the button revealed (after the creation and comments 0-8).
+        revealed = text.split('id="timeline-revealed" tabindex="-1"', 1)[1]
+        assert text.count('id="timeline-revealed"') == 1
+        assert revealed.index("Comment number 9.") < revealed.index("Comment number 10.")
+        assert "Comment number 8." not in revealed
         # Once shown, the live refreshes of the page ask for every entry again.
         assert '<input type="hidden" id="timeline-all" name="all" value="1">' in text
     assert 'hx-include="#timeline-all"' in page

@@ -103,11 +103,15 @@ def _timeline_context(request, issue) -> dict:
     large trackers do): a page renders every comment it shows, and 500 of them
     took 360 ms and 590 KB. The first TIMELINE_HEAD and the last TIMELINE_TAIL
     entries are shown; `?all=1` shows every entry, and once shown the live
-    refreshes ask for them all again (the page includes `all` in them)."""
+    refreshes ask for them all again (the page includes `all` in them). The
+    first entry the button reveals is marked (`revealed`), for the keyboard's
+    focus to go on from there (tracker.js)."""
     entries = queries.timeline_entries(issue)
     show_all = request.GET.get("all") == "1"
     hidden = len(entries) - TIMELINE_HEAD - TIMELINE_TAIL
     if show_all or hidden < TIMELINE_MIN_HIDDEN:
+        if show_all and hidden >= TIMELINE_MIN_HIDDEN:
+            entries[TIMELINE_HEAD] = {**entries[TIMELINE_HEAD], "revealed": True}
         return {"timeline": entries, "timeline_all": show_all}
     gap = {"type": "hidden", "count": hidden}
     return {"timeline": [*entries[:TIMELINE_HEAD], gap, *entries[-TIMELINE_TAIL:]]}

@@ -1,5 +1,6 @@
 // Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests,
-// refreshes that never show an older version of an issue, and label colours.
+// refreshes that never show an older version of an issue, the focus after a
+// timeline's hidden entries are shown, and label colours.
 (function () {
   "use strict";
 
@@ -44,6 +45,15 @@
   document.addEventListener("click", function (event) {
     const link = event.target.closest("a[data-follow-location]");
     if (link) link.search = window.location.search;
+  });
+
+  // The timeline's "Show hidden items" button goes away with its answer: the
+  // keyboard's focus goes on from the first entry it revealed, not from the page's top.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!elt || elt.id !== "timeline-reveal") return;
+    const revealed = document.getElementById("timeline-revealed");
+    if (revealed) revealed.focus();
   });
 
   // A label's colour comes with the data (data-colour="#rrggbb"). The
