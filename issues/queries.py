@@ -431,8 +431,9 @@ def first_in_each_status(
     issues: QuerySet[Issue], narrowing: Narrowing, limits: dict[str, int], **fixed
 ) -> dict[str, list[Issue]]:
     """The first `limits[status]` issues in each of these statuses of the list
-    `narrowing` asks for (the board's columns), in one query: a UNION ALL of each
-    status's first rows, found by id first (paging.window_query). Each row of a
+    `narrowing` asks for (the board's columns), in the list's order, in one
+    query: a UNION ALL of each status's first rows, found by id first
+    (paging.window_query), then sorted here as the list sorts. Each row of a
     search's list is found in the search index's own order, which starts by
     ranking every match: a one-word search's statuses are first looked for among
     its title matches, as page_of does, and among all matches only for the
@@ -451,16 +452,15 @@ def first_in_each_status(
 
 
 def _first_of(issues, narrowing, limits, statuses, **fixed) -> dict[str, list[Issue]]:
+    listed = narrowed(issues, narrowing, **fixed)
     parts = [
-        paging.window_query(
-            narrowed(issues, narrowing, **fixed).filter(status=status), 0, limits[status]
-        ).order_by()
+        paging.window_query(listed.filter(status=status), 0, limits[status]).order_by()
         for status in statuses
     ]
     found: dict[str, list[Issue]] = {status: [] for status in statuses}
     for issue in parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]:
         found[issue.status].append(issue)
-    return found
+    return {status: sorted_like(rows, listed.query.order_by) for status, rows in found.items()}
 
 
 def label_ids(names: list[str], among: list[Label] | None = None) -> list[int] | None:

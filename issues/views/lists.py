@@ -127,17 +127,15 @@ def board(request):
     limits = {column["status"]: column["shown"] + 1 for column in columns}
     found = issue_filter.narrowing() if issue_filter.is_valid() else None
     cards: dict[str, list] = {status: [] for status in limits}
-    ordering = []
     if found is not None:
         narrowing, fixed = found
         cards = queries.first_in_each_status(issue_filter.queryset, narrowing, limits, **fixed)
-        ordering = issue_filter.qs.query.order_by
     counts = paging.capped_counts(
         {s: issue_filter.counted(status=s) for s in limits},
         cap=issue_filter.count_cap(by_status=True),
     )
     for column in columns:
-        column_cards = queries.sorted_like(cards[column["status"]], ordering)
+        column_cards = cards[column["status"]]
         column["cards"] = column_cards[: column["shown"]]
         column["more"] = len(column_cards) > column["shown"]
         column["count"] = counts[column["status"]]
