@@ -107,12 +107,14 @@ def _timeline_context(request, issue) -> dict:
     first entry the button reveals is marked (`revealed`), for the keyboard's
     focus to go on from there (tracker.js)."""
     entries = queries.timeline_entries(issue)
-    show_all = request.GET.get("all") == "1"
     hidden = len(entries) - TIMELINE_HEAD - TIMELINE_TAIL
-    if show_all or hidden < TIMELINE_MIN_HIDDEN:
-        if show_all and hidden >= TIMELINE_MIN_HIDDEN:
+    cut = hidden >= TIMELINE_MIN_HIDDEN
+    if request.GET.get("all") == "1":
+        if cut:
             entries[TIMELINE_HEAD] = {**entries[TIMELINE_HEAD], "revealed": True}
-        return {"timeline": entries, "timeline_all": show_all}
+        return {"timeline": entries, "timeline_all": True}
+    if not cut:
+        return {"timeline": entries}
     gap = {"type": "hidden", "count": hidden}
     return {"timeline": [*entries[:TIMELINE_HEAD], gap, *entries[-TIMELINE_TAIL:]]}
 
