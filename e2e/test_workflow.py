@@ -298,6 +298,33 @@ def test_a_refresh_answered_after_a_change_does_not_put_the_older_version_back(a
     )
 
 
+def test_a_link_to_a_comment_the_cut_timeline_hides_shows_it(as_user):
+    """As a mail's link arrives (#comment-N), and as a link within the page does."""
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="A long discussion")
+    comments = [
+        services.add_comment(actor=maintainer, issue=issue, body=f"Point number {n}.")
+        for n in range(70)
+    ]
+    page = as_user(maintainer)
+
+    page.goto(f"/issues/{issue.number}/#comment-{comments[20].pk}")
+    linked = page.locator(f"#comment-{comments[20].pk}")
+    expect(linked).to_contain_text("Point number 20.")
+    expect(linked).to_be_in_viewport()
+    expect(linked).to_be_focused()
+    assert page.evaluate("document.querySelector(':target').id") == f"comment-{comments[20].pk}"
+    expect(page.get_by_role("button", name=re.compile("hidden item"))).to_have_count(0)
+
+    page.goto(f"/issues/{issue.number}/")
+    expect(page.get_by_role("button", name="Show 21 hidden items")).to_be_visible()
+    page.evaluate(f"window.location.hash = '#comment-{comments[25].pk}'")
+    expect(page.locator(f"#comment-{comments[25].pk}")).to_be_in_viewport()
+    # A comment's time is its link.
+    page.locator(f"#comment-{comments[69].pk} a.permalink").click()
+    assert page.url.endswith(f"#comment-{comments[69].pk}")
+
+
 def test_a_long_timeline_s_hidden_middle_stays_shown_through_live_refreshes(as_user):
     maintainer = UserFactory(role="MAINTAINER")
     other = UserFactory(role="MAINTAINER")

@@ -203,6 +203,14 @@ class Item:
     text: str
     quote: str = ""
 
+    @property
+    def anchor(self) -> str:
+        """The fragment of the issue page that shows what this item is about: a
+        comment's own place in the timeline, so a mail leads straight to it."""
+        comment = (self.event.data or {}).get("comment")
+        is_comment = self.event.kind == EventKind.COMMENT_ADDED and isinstance(comment, int)
+        return f"#comment-{comment}" if is_comment else ""
+
 
 @dataclass
 class Digest:

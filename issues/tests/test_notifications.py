@@ -14,9 +14,11 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
@@ -34,6 +36,10 @@ pytestmark = pytest.mark.django_db
 
 def handle(user) -> str:
     return "@" + user.email.split("@")[0]
+
+
+def page_of(issue) -> str:
+    return settings.SITE_URL + reverse("issues:detail", args=[issue.number])
 
 
 @pytest.fixture
@@ -84,6 +90,7 @@ def test_the_new_assignee_gets_mail_and_nobody_else(committed, issue, maintainer
     assert message.subject == f"[Tracker] #{issue.number} {issue.title}"
     assert "Max Maintainer assigned this issue to you." in message.body
     assert f"http://localhost:8000/issues/{issue.number}/" in message.body
+    assert "#comment-" not in message.body  # only a comment's item links to a comment
     assert message.from_email == "tracker@localhost"
     assert message.extra_headers["Auto-Submitted"] == "auto-generated"
 
@@ -196,6 +203,11 @@ def test_watchers_get_the_comment_but_not_its_author(
     assert recipients() == sorted([reporter.email, maintainer2.email])
     body = mails_to(maintainer2)[0].body
     assert "Max Maintainer commented:\n  > Reproduced on staging." in body
+    # The mail leads to the comment itself (the page shows it even where a long
+    # timeline hides its middle: e2e).
+    comment = Comment.objects.get(issue=issue)
+    link = f"{page_of(issue)}#comment-{comment.pk}"
+    assert f"  > Reproduced on staging.\n  {link}\n" in body
 
 
 def test_the_reporter_commenting_on_their_own_issue_mails_the_other_watchers(
@@ -221,6 +233,7 @@ def test_a_mention_in_a_comment_mails_the_person_named(committed, issue, reporte
     body = mail.outbox[0].body
     assert "Rita Reporter mentioned you in a comment:" in body
     assert f"> {handle(maintainer2)} can you look?" in body
+    assert f"{page_of(issue)}#comment-{Comment.objects.get(issue=issue).pk}" in body
 
 
 def test_a_watcher_who_is_also_mentioned_gets_one_mail_saying_so(

@@ -532,6 +532,17 @@ def test_the_whole_of_a_long_timeline_on_request_and_in_its_refreshes(maintainer
     assert 'hx-include="#timeline-all"' in page
 
 
+def test_each_comment_s_time_links_to_the_comment(maintainer, reporter):
+    issue = IssueFactory(reporter=reporter)
+    comment = CommentFactory(issue=issue, author=maintainer, body="Linked to.")
+
+    text = logged_in(maintainer).get(url("detail", issue)).content.decode()
+
+    assert f'id="comment-{comment.pk}"' in text
+    link = re.search(rf'<a class="permalink" href="#comment-{comment.pk}"><time [^>]*>', text)
+    assert link, "the comment's time is not a link to it"
+
+
 @pytest.mark.parametrize(("comments", "hidden"), [(58, False), (59, True)])
 def test_a_timeline_is_cut_only_when_enough_would_be_hidden(maintainer, reporter, comments, hidden):
     """59 entries (the creation and 58 comments) would hide 9: shown whole."""

@@ -1,6 +1,7 @@
 // Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests,
 // refreshes that never show an older version of an issue, the focus after a
-// timeline's hidden entries are shown, and label colours.
+// timeline's hidden entries are shown, links to comments the timeline hides,
+// and label colours.
 (function () {
   "use strict";
 
@@ -47,11 +48,35 @@
     if (link) link.search = window.location.search;
   });
 
+  // A link to a comment (#comment-N, as mails send) that a long timeline's cut
+  // hides: the hidden entries are fetched, as their button does, and the page
+  // then goes to the comment.
+  let linked = null;
+
+  function showLinkedComment() {
+    const id = decodeURIComponent(window.location.hash.slice(1));
+    const reveal = document.getElementById("timeline-reveal");
+    if (!/^comment-\d+$/.test(id) || document.getElementById(id) || !reveal) return;
+    linked = id;
+    reveal.click();
+  }
+  window.addEventListener("hashchange", showLinkedComment);
+  document.addEventListener("DOMContentLoaded", showLinkedComment);  // after htmx's own
+
   // The timeline's "Show hidden items" button goes away with its answer: the
-  // keyboard's focus goes on from the first entry it revealed, not from the page's top.
+  // keyboard's focus goes on from the first entry it revealed, not from the
+  // page's top; or, when a link asked for a hidden comment, from that comment.
   document.addEventListener("htmx:afterSettle", function (event) {
     const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
     if (!elt || elt.id !== "timeline-reveal") return;
+    const comment = linked && document.getElementById(linked);
+    linked = null;
+    if (comment) {
+      window.location.replace("#" + comment.id);  // now it exists: scroll to it, :target
+      comment.setAttribute("tabindex", "-1");
+      comment.focus({ preventScroll: true });
+      return;
+    }
     const revealed = document.getElementById("timeline-revealed");
     if (revealed) revealed.focus();
   });
