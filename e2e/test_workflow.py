@@ -72,14 +72,19 @@ def test_report_triage_and_watch_it_live(server, browser, as_user, tmp_path):
 
     # The maintainer triages it on the issue page...
     watcher.get_by_role("link", name="Save button does nothing").click()
-    timeline = watcher.locator("#timeline")
+    # Each change is made once the panel shows the one before it saved (its
+    # version), as a person would: sent any sooner, it is refused as a conflict.
+    timeline, panel = watcher.locator("#timeline"), watcher.locator("#panel")
     watcher.get_by_label("Status").select_option("TRIAGED")
     expect(timeline).to_contain_text("changed status from Open to Triaged")
+    expect(panel).to_have_attribute("data-version", "2")
     watcher.get_by_label("Severity").select_option("CRITICAL")
     expect(timeline).to_contain_text("changed severity from High to Critical")
+    expect(panel).to_have_attribute("data-version", "3")
     watcher.get_by_label("Assignee").select_option(label="Max Maintainer")
     expect(timeline).to_contain_text("changed assignee from nobody to Max Maintainer")
-    watcher.locator("#panel").get_by_label("bug").check()
+    expect(panel).to_have_attribute("data-version", "4")
+    panel.get_by_label("bug").check()
     expect(timeline).to_contain_text("added bug")
     # Every region settles on the final state (the page's own live refresh included).
     expect(watcher.locator("#issue-header")).to_contain_text("version 5", timeout=LIVE)
