@@ -43,10 +43,11 @@ def time_tag(at) -> SafeString:
 def _time(at, zone) -> SafeString:
     """time_tag in `zone`: the list looks the current time zone up once for its
     hundred times (asgiref's context-local storage, a quarter of a time's cost)."""
-    local = at.astimezone(zone)
+    # The tooltip's date and time are cut from the ISO form (strftime took 3 µs).
+    moment = _e(at.astimezone(zone).isoformat())
     return mark_safe(  # noqa: S308 (every value escaped)
-        f'<time datetime="{_e(local.isoformat())}" '
-        f'title="{_e(local.strftime("%Y-%m-%d %H:%M:%S"))} UTC">{_e(naturaltime(at))}</time>'
+        f'<time datetime="{moment}" title="{moment[:10]} {moment[11:19]} UTC">'
+        f"{_e(naturaltime(at))}</time>"
     )
 
 

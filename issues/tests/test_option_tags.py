@@ -87,6 +87,8 @@ def test_a_time_says_how_long_ago_with_the_exact_moment_in_its_tooltip():
         f'<time datetime="{at.isoformat()}" title="{at:%Y-%m-%d %H:%M:%S} UTC">'
         "3\xa0days, 2\xa0hours ago</time>"
     )
+    on_the_second = at.replace(microsecond=0)  # an ISO form without a fraction
+    assert f'title="{on_the_second:%Y-%m-%d %H:%M:%S} UTC"' in time_tag(on_the_second)
     assert time_tag(None) == ""
 
 
