@@ -207,9 +207,8 @@ class Item:
     def anchor(self) -> str:
         """The fragment of the issue page that shows what this item is about: a
         comment's own place in the timeline, so a mail leads straight to it."""
-        comment = (self.event.data or {}).get("comment")
-        is_comment = self.event.kind == EventKind.COMMENT_ADDED and isinstance(comment, int)
-        return f"#comment-{comment}" if is_comment else ""
+        comment = _comment_id(self.event)
+        return f"#comment-{comment}" if comment is not None else ""
 
 
 @dataclass
@@ -312,22 +311,24 @@ def _watchers(events: list[IssueEvent]) -> dict:
 
 def _mention_texts(events: list[IssueEvent]) -> dict[int, tuple[str, str]]:
     """event id -> (the text that may mention people, the text it replaced)."""
-    comment_ids = [
-        (event.data or {}).get("comment")
-        for event in events
-        if event.kind == EventKind.COMMENT_ADDED
-    ]
-    comments = Comment.objects.in_bulk([pk for pk in comment_ids if isinstance(pk, int)])
+    comments = Comment.objects.in_bulk([pk for pk in map(_comment_id, events) if pk is not None])
     texts = {}
     for event in events:
         if event.kind == EventKind.COMMENT_ADDED:
-            comment = comments.get((event.data or {}).get("comment"))
+            comment = comments.get(_comment_id(event))
             texts[event.pk] = (comment.body if comment else "", "")
         elif event.kind in CREATION_KINDS:
             texts[event.pk] = (event.issue.description, "")
         elif event.field == "description":
             texts[event.pk] = (event.new_value or "", event.old_value or "")
     return texts
+
+
+def _comment_id(event: IssueEvent) -> int | None:
+    """The comment a COMMENT_ADDED event is about (its data names it), else None."""
+    comment = (event.data or {}).get("comment")
+    is_comment = event.kind == EventKind.COMMENT_ADDED and isinstance(comment, int)
+    return comment if is_comment else None
 
 
 def _digests(events: list[IssueEvent], reasons: dict) -> list[Digest]:
