@@ -303,14 +303,21 @@ def test_a_refresh_answered_after_a_change_does_not_put_the_older_version_back(a
     )
 
 
+def _long_discussion(reporter, commenter) -> tuple:
+    """An issue with 70 comments, so 71 timeline entries: its page hides the 21
+    between the first 10 and the last 40 (issues.views.detail)."""
+    issue = IssueFactory(reporter=reporter, title="A long discussion")
+    comments = [
+        services.add_comment(actor=commenter, issue=issue, body=f"Point number {n}.")
+        for n in range(70)
+    ]
+    return issue, comments
+
+
 def test_a_link_to_a_comment_the_cut_timeline_hides_shows_it(as_user):
     """As a mail's link arrives (#comment-N), and as a link within the page does."""
     maintainer = UserFactory(role="MAINTAINER")
-    issue = IssueFactory(reporter=maintainer, title="A long discussion")
-    comments = [
-        services.add_comment(actor=maintainer, issue=issue, body=f"Point number {n}.")
-        for n in range(70)
-    ]
+    issue, comments = _long_discussion(maintainer, maintainer)
     page = as_user(maintainer)
 
     page.goto(f"/issues/{issue.number}/#comment-{comments[20].pk}")
@@ -333,9 +340,7 @@ def test_a_link_to_a_comment_the_cut_timeline_hides_shows_it(as_user):
 def test_a_long_timeline_s_hidden_middle_stays_shown_through_live_refreshes(as_user):
     maintainer = UserFactory(role="MAINTAINER")
     other = UserFactory(role="MAINTAINER")
-    issue = IssueFactory(reporter=maintainer, title="A long discussion")
-    for n in range(70):
-        services.add_comment(actor=other, issue=issue, body=f"Point number {n}.")
+    issue, _ = _long_discussion(maintainer, other)
     page = as_user(maintainer)
     page.goto(f"/issues/{issue.number}/")
     middle = page.get_by_text("Point number 20.")
