@@ -1,7 +1,7 @@
 // Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests,
-// refreshes that never show an older version of an issue, the focus after a
-// timeline's hidden entries are shown, links to comments the timeline hides,
-// and label colours.
+// live refreshes paced, refreshes that never show an older version of an
+// issue, the focus after a timeline's hidden entries are shown, links to
+// comments the timeline hides, and label colours.
 (function () {
   "use strict";
 
@@ -30,6 +30,62 @@
     if (shown === undefined || String(detail.requestConfig.verb).toLowerCase() !== "get") return;
     const found = /data-version="(\d+)"/.exec(detail.serverResponse || "");
     if (found && Number(found[1]) < Number(shown)) detail.shouldSwap = false;
+  });
+
+  // Live refreshes, paced. A region the server's notices refresh (hx-trigger
+  // "sse:…", with data-live-delay and data-live-every in ms) waits `delay`
+  // after a notice, so that a burst of notices makes one refresh, and at least
+  // `every` after its previous refresh, so that on a busy tracker an open page
+  // is not read again for every change: a refresh shows every change made
+  // before it. htmx's own `delay:` starts its wait again at each notice, so
+  // notices coming faster than it kept a region from ever refreshing. A tab in
+  // the background refreshes nothing, and once on coming back if it missed a
+  // notice.
+  const paced = new Map();  // region -> {timer, last, issue: the refresh to send, or null}
+
+  function pacing(elt) {
+    if (!paced.has(elt)) paced.set(elt, { timer: null, last: 0, issue: null });
+    return paced.get(elt);
+  }
+
+  function schedule(elt, state) {
+    if (state.timer !== null || document.hidden) return;
+    const wait = Math.max(
+      Number(elt.dataset.liveDelay || 0),
+      state.last + Number(elt.dataset.liveEvery || 0) - Date.now(),
+    );
+    state.timer = window.setTimeout(function () {
+      state.timer = null;
+      if (!elt.isConnected) { paced.delete(elt); return; }
+      if (document.hidden || !state.issue) return;
+      const issue = state.issue;
+      state.issue = null;
+      issue(true);
+    }, wait);
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    const elt = event.detail.elt;
+    const trigger = event.detail.triggeringEvent;
+    if (!elt.hasAttribute("data-live-every") || !trigger || !trigger.type.startsWith("sse:")) return;
+    event.preventDefault();
+    const state = pacing(elt);
+    state.issue = event.detail.issueRequest;
+    schedule(elt, state);
+  });
+
+  // Any refresh of such a region counts (one after the person's own change too).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const elt = event.detail.elt;
+    if (elt.hasAttribute("data-live-every")) pacing(elt).last = Date.now();
+  });
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) return;
+    paced.forEach(function (state, elt) {
+      if (!elt.isConnected) paced.delete(elt);
+      else if (state.issue) schedule(elt, state);
+    });
   });
 
   document.addEventListener("htmx:configRequest", function (event) {

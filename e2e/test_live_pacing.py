@@ -1,0 +1,104 @@
+"""Live refreshes in a browser, paced: a steady stream of changes still shows
+within a second, without a refresh per change, and a tab in the background
+reads nothing until it comes back."""
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.tests.factories import UserFactory
+from issues import services
+from issues.tests.factories import IssueFactory
+
+pytestmark = pytest.mark.e2e
+LIVE = 3_000  # ms: the budget is 1 s; allow for a loaded CI machine
+
+
+def _list_refreshes(page) -> list[float]:
+    """When each live refresh of the issue list was sent (htmx's GETs of it)."""
+    sent = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(time.monotonic())
+            if request.method == "GET"
+            and request.headers.get("hx-request")
+            and request.url.split("?")[0].endswith("/issues/")
+            else None
+        ),
+    )
+    return sent
+
+
+def test_a_steady_stream_of_changes_shows_while_it_lasts_in_few_refreshes(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    page = as_user(maintainer)
+    sent = _list_refreshes(page)
+
+    # A change every ~150 ms for ~4 s: faster than the list's wait after a notice.
+    # htmx's own `delay:` waited for a pause in the notices, so it showed none of
+    # them until the stream stopped.
+    started, shown_at = time.monotonic(), None
+    for i in range(25):
+        IssueFactory(reporter=maintainer, title=f"Streamed {i}")
+        page.wait_for_timeout(150)
+        if shown_at is None and page.get_by_role("link", name="Streamed 0").count():
+            shown_at = time.monotonic()
+    streamed_for = time.monotonic() - started
+
+    assert shown_at is not None, "no change showed while the stream lasted"
+    assert shown_at - started < LIVE / 1000
+    # One refresh per 800 ms at most (data-live-every), not one per change.
+    during = [t for t in sent if t <= started + streamed_for]
+    assert 1 <= len(during) <= streamed_for / 0.8 + 1, (len(during), streamed_for)
+    # The last change shows too, once the stream has stopped.
+    expect(page.get_by_role("link", name="Streamed 24")).to_be_visible(timeout=LIVE)
+
+
+def _set_hidden(page, hidden: bool) -> None:
+    """What the browser reports when its tab goes to the background and back."""
+    page.evaluate(
+        """(hidden) => {
+            Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+            Object.defineProperty(document, "visibilityState",
+                                  {value: hidden ? "hidden" : "visible", configurable: true});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+def test_a_tab_in_the_background_refreshes_once_it_comes_back(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    IssueFactory(reporter=maintainer, title="Already there")
+    page = as_user(maintainer)
+    sent = _list_refreshes(page)
+
+    _set_hidden(page, True)
+    for i in range(3):
+        IssueFactory(reporter=maintainer, title=f"Made while away {i}")
+    page.wait_for_timeout(1_500)  # more than a refresh's wait and pace
+
+    assert sent == []
+    expect(page.get_by_role("link", name="Made while away 0")).to_have_count(0)
+
+    _set_hidden(page, False)
+    expect(page.get_by_role("link", name="Made while away 2")).to_be_visible(timeout=LIVE)
+    expect(page.get_by_role("link", name="Made while away 0")).to_be_visible()
+    assert len(sent) == 1
+
+
+def test_the_issue_page_follows_changes_in_quick_succession(as_user):
+    """Two changes closer together than the page's pace: the second shows too,
+    in the refresh the pace allows after the first."""
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Busy one")
+    page = as_user(maintainer)
+    page.goto(f"/issues/{issue.number}/")
+    other = UserFactory(role="MAINTAINER")
+
+    services.add_comment(actor=other, issue=issue, body="First remark.")
+    expect(page.locator("#timeline")).to_contain_text("First remark.", timeout=LIVE)
+    services.add_comment(actor=other, issue=issue, body="Second remark.")
+    expect(page.locator("#timeline")).to_contain_text("Second remark.", timeout=LIVE)
