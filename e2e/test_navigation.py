@@ -1,5 +1,7 @@
 """Keyboard and small screens."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -27,12 +29,22 @@ def test_the_list_and_an_issue_work_on_a_phone(as_user, browser, server):
     reporter = UserFactory(role="REPORTER")
     IssueFactory(reporter=reporter, title="Small screen issue")
     page = as_user(reporter)
+    expect(page.locator("details.filters")).to_have_attribute("open", "")  # a wide screen
     page.set_viewport_size({"width": 390, "height": 844})
 
     page.goto("/issues/")
-    expect(page.get_by_role("link", name="Small screen issue")).to_be_visible()
+    # The filters start folded, so the issues are on the first screen.
+    expect(page.locator("details.filters")).not_to_have_attribute("open", "")
+    expect(page.get_by_role("link", name="Small screen issue")).to_be_in_viewport()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+
+    page.locator("details.filters summary").click()
+    page.locator("#filters").get_by_label("Open").check()
+    expect(page).to_have_url(re.compile(r"status=OPEN"))
+    page.reload()  # a chosen filter shows open
+    expect(page.locator("details.filters")).to_have_attribute("open", "")
+    expect(page.locator("#filters").get_by_label("Open")).to_be_checked()
 
     page.get_by_role("link", name="Small screen issue").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Small screen issue")

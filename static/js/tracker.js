@@ -1,7 +1,8 @@
 // Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests,
 // live refreshes paced, refreshes that never show an older version of an
 // issue, the focus after a timeline's hidden entries are shown, links to
-// comments the timeline hides, and label colours.
+// comments the timeline hides, the filters folded on a phone, and label
+// colours.
 (function () {
   "use strict";
 
@@ -136,6 +137,14 @@
     const revealed = document.getElementById("timeline-revealed");
     if (revealed) revealed.focus();
   });
+
+  // On a phone the filter form, sixty labels and all, filled the first screens
+  // above the issues: there it starts folded, unless a filter is chosen.
+  if (window.matchMedia("(max-width: 48rem)").matches) {
+    document.querySelectorAll("details[data-fold-narrow]").forEach(function (details) {
+      details.open = false;
+    });
+  }
 
   // A label's colour comes with the data (data-colour="#rrggbb"). The
   // Content-Security-Policy refuses inline style attributes, so the colour is set
