@@ -1,6 +1,7 @@
 """Live refreshes in a browser, paced: a steady stream of changes still shows
 within a second, without a refresh per change, and a tab in the background
-reads nothing until it comes back."""
+reads nothing until it comes back; what the person has changed on the page
+but not sent stays through a refresh."""
 
 import time
 
@@ -102,3 +103,22 @@ def test_the_issue_page_follows_changes_in_quick_succession(as_user):
     expect(page.locator("#timeline")).to_contain_text("First remark.", timeout=LIVE)
     services.add_comment(actor=other, issue=issue, body="Second remark.")
     expect(page.locator("#timeline")).to_contain_text("Second remark.", timeout=LIVE)
+
+
+def test_a_live_refresh_keeps_the_issues_ticked_for_a_bulk_change(as_user):
+    """The morph gave every control the state the server rendered: a change
+    anywhere cleared the ticks, and the status picked for them, within a second."""
+    maintainer = UserFactory(role="MAINTAINER")
+    issues = [IssueFactory(reporter=maintainer, title=f"Tick {n}") for n in range(3)]
+    page = as_user(maintainer)
+    page.get_by_label(f"Select #{issues[0].number}").check()
+    page.get_by_label(f"Select #{issues[2].number}").check()
+    page.get_by_label("Set the status of the selected issues to").select_option("DONE")
+
+    IssueFactory(reporter=UserFactory(role="MAINTAINER"), title="Someone else's")
+    expect(page.get_by_role("link", name="Someone else's")).to_be_visible(timeout=LIVE)
+
+    expect(page.get_by_label(f"Select #{issues[0].number}")).to_be_checked()
+    expect(page.get_by_label(f"Select #{issues[1].number}")).not_to_be_checked()
+    expect(page.get_by_label(f"Select #{issues[2].number}")).to_be_checked()
+    expect(page.get_by_label("Set the status of the selected issues to")).to_have_value("DONE")

@@ -1,8 +1,8 @@
 // Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests,
-// live refreshes paced, refreshes that never show an older version of an
-// issue, the focus after a timeline's hidden entries are shown, links to
-// comments the timeline hides, the filters folded on a phone, and label
-// colours.
+// live refreshes paced and keeping what the person changed but did not send,
+// refreshes that never show an older version of an issue, the focus after a
+// timeline's hidden entries are shown, links to comments the timeline hides,
+// the filters folded on a phone, and label colours.
 (function () {
   "use strict";
 
@@ -86,6 +86,52 @@
     paced.forEach(function (state, elt) {
       if (!elt.isConnected) paced.delete(elt);
       else if (state.issue) schedule(elt, state);
+    });
+  });
+
+  // What the person changed in a region and has not sent yet (issues ticked
+  // for a bulk change, the status picked for them) outlives the region's live
+  // refreshes: the morph gives every control the state the server rendered.
+  const unsent = new Map();  // id of a region being refreshed -> [[selector, state]]
+
+  function changedControls(region) {
+    const changed = [];
+    region.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (control) {
+      const named = control.tagName.toLowerCase() + "[name='" + CSS.escape(control.name) + "']";
+      if (control.type === "checkbox" || control.type === "radio") {
+        if (control.checked !== control.defaultChecked) {
+          changed.push([named + "[value='" + CSS.escape(control.value) + "']", control.checked]);
+        }
+      } else if (control.tagName === "SELECT") {
+        if (Array.from(control.options).some((option) => option.selected !== option.defaultSelected)) {
+          changed.push([named, control.value]);
+        }
+      } else if (control.type !== "hidden" && control.value !== control.defaultValue) {
+        changed.push([named, control.value]);
+      }
+    });
+    return changed;
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const detail = event.detail;
+    const elt = detail.requestConfig && detail.requestConfig.elt;
+    if (!elt || !elt.hasAttribute("data-live-every") || !detail.target.id) return;
+    unsent.set(detail.target.id, changedControls(detail.target));
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const id = elt && elt.hasAttribute("data-live-every") && event.detail.target.id;
+    const changed = id && unsent.get(id);
+    const region = changed && document.getElementById(id);
+    unsent.delete(id);
+    if (!region) return;
+    changed.forEach(function ([selector, state]) {
+      const control = region.querySelector(selector);
+      if (!control) return;  // gone from the region (e.g. an issue no longer listed)
+      if (typeof state === "boolean") control.checked = state;
+      else control.value = state;
     });
   });
 
