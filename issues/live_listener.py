@@ -9,6 +9,12 @@ everything it shows. If the LISTEN connection breaks (PostgreSQL restarted), the
 listener logs a warning and reconnects with backoff; browsers stay connected and
 get a "resync" once it is back, since notices sent meanwhile are lost.
 
+A page is read before its browser connects to the stream, and a change made in
+between would show only at the next one. So the hub keeps the last minute's
+notices (BACKLOG_SECONDS), and a stream opened for a page read at a given time
+is first sent those received since (Hub.missed); a resync when this process
+cannot tell (it was not listening then, or that is further back than it keeps).
+
 What reaches a browser is ids only (kind, issue uuid, number); the reporter id in
 the notice is used here to filter and never leaves the server.
 """
@@ -18,9 +24,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import signal
 import threading
+import time
+from collections import deque
 
 import psycopg
 from django.conf import settings
@@ -37,6 +46,9 @@ HEALTH_SECONDS = 30.0  # an idle LISTEN connection is probed this often...
 HEALTH_TIMEOUT = 10.0  # ...and given up on if the probe takes longer than this
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 10.0
+BACKLOG_SECONDS = 60.0  # notices kept for the streams of pages read before they connect
+BACKLOG_SIZE = 1000  # ...and at most this many
+CLOCK_SKEW = 1.0  # s: a page's time comes from the process (or host) that rendered it
 PUBLIC_KEYS = ("kind", "issue", "number")
 APPLICATION_NAME = "tracker-live"
 # The connection parameters libpq knows: DATABASES[...]["OPTIONS"] also holds
@@ -126,8 +138,12 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
         self._subs: set[Subscription] = set()
-        self._listening: asyncio.Event | None = None
+        self._listening = asyncio.Event()
         self._closing = False
+        # (received at, payload, messages) of recent notices, oldest first; none
+        # received before `_known_from` (wall-clock time) is known to this process.
+        self._backlog: deque[tuple[float, dict, str]] = deque()
+        self._known_from = math.inf
 
     @property
     def subscriptions(self) -> frozenset[Subscription]:
@@ -168,9 +184,35 @@ class Hub:
         except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("live: ignoring malformed notice %.200r", raw)
             return
+        self._backlog.append((time.time(), payload, text))
+        self._forget(time.time() - BACKLOG_SECONDS)
         for sub in list(self._subs):
             if sub.may_see(payload):
                 sub.offer(text)
+
+    def missed(self, sub: Subscription, since: float) -> str:
+        """What the browser of `sub` has missed if its page was read at `since`
+        (a wall-clock time): the messages of the notices received since then
+        that its user may see, or RESYNC when this process cannot tell."""
+        since -= CLOCK_SKEW
+        self._forget(time.time() - BACKLOG_SECONDS)
+        if since <= self._known_from:
+            return RESYNC
+        return "".join(
+            text for at, payload, text in self._backlog if at >= since and sub.may_see(payload)
+        )
+
+    def _forget(self, before: float) -> None:
+        """Drop the notices received before `before`, and the oldest beyond BACKLOG_SIZE."""
+        self._known_from = max(self._known_from, before)
+        while self._backlog and (self._backlog[0][0] < before or len(self._backlog) > BACKLOG_SIZE):
+            self._known_from = max(self._known_from, self._backlog.popleft()[0])
+
+    def _started_listening(self) -> None:
+        """Notices sent before now, or while the connection was lost, never arrive."""
+        self._backlog.clear()
+        self._known_from = time.time()
+        self._listening.set()
 
     def broadcast(self, text: str) -> None:
         for sub in list(self._subs):
@@ -186,6 +228,8 @@ class Hub:
             self._subs = set()
             self._listening = asyncio.Event()
             self._closing = False
+            self._backlog.clear()
+            self._known_from = math.inf
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._listen(), name="tracker-live-listener")
             self._hook_shutdown()
@@ -232,7 +276,7 @@ class Hub:
                 conn = await psycopg.AsyncConnection.connect(conninfo(), autocommit=True)
                 async with conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
-                    self._listening.set()
+                    self._started_listening()
                     if lost:
                         logger.info("live: LISTEN connection re-established")
                         self.broadcast(RESYNC)

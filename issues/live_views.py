@@ -11,6 +11,10 @@ The stream:
     retry: 2000                   browsers reconnect 2 s after losing the server
     id: live                      ...and then send Last-Event-ID, which earns a resync
 
+    (what the page missed)        ?since=<the Unix time its page was read>: the
+                                  messages of the notices received since then
+                                  (issues.live_listener.Hub.missed)
+
     event: issue                  for lists: some issue the user may see changed
     data: {"kind":"updated","issue":"<uuid>","number":42}
 
@@ -30,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
+import time
 from collections.abc import AsyncIterator
 from importlib import import_module
 from types import SimpleNamespace
@@ -40,6 +46,8 @@ from django.contrib.auth import aget_user
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 from django.http import HttpResponse, HttpResponseForbidden, StreamingHttpResponse
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from accounts import roles
@@ -76,7 +84,8 @@ async def live_stream(request):
         return HttpResponse(status=204)
     resumed = "HTTP_LAST_EVENT_ID" in request.META
     response = StreamingHttpResponse(
-        _stream(request.session.session_key, user, resumed), content_type="text/event-stream"
+        _stream(request.session.session_key, user, resumed, _since(request)),
+        content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
@@ -88,14 +97,31 @@ def _warn_wsgi() -> None:
     logger.warning("live: updates need the ASGI server (uvicorn); /live/ answers 204")
 
 
-async def _stream(session_key: str, user, resumed: bool) -> AsyncIterator[str]:
+def _since(request) -> float | None:
+    """When the page that opens this stream was read (`since`, Unix time), if it says."""
+    try:
+        since = float(request.GET["since"])
+    except (KeyError, ValueError):
+        return None
+    return since if math.isfinite(since) else None
+
+
+def stream_url(request) -> str:
+    """The stream's address for a page being read now: changes made after this
+    request began reach the page even if made before the stream connects."""
+    since = getattr(request, "started_at", None) or time.time()
+    return f"{reverse('live-stream')}?{urlencode({'since': f'{since:.3f}'})}"
+
+
+async def _stream(session_key: str, user, resumed: bool, since: float | None) -> AsyncIterator[str]:
     sub = hub.subscribe(user.pk, roles.sees_all_issues(user))
     try:
         await _release_db()
         await hub.wait_listening(LISTEN_WAIT_SECONDS)
+        missed = RESYNC if resumed else hub.missed(sub, since) if since is not None else ""
         yield f"retry: {RETRY_MS}\nid: {STREAM_ID}\n\n"
-        if resumed:
-            yield RESYNC
+        if missed:
+            yield missed
         loop = asyncio.get_running_loop()
         next_check = loop.time() + RECHECK_SECONDS
         while True:

@@ -76,6 +76,9 @@ class RequestLogMiddleware:
         return response
 
     def _begin(self, request):
+        # When it began, on the wall clock: what a page shows is as of then, and
+        # its live updates start from then (issues.live_views.stream_url).
+        request.started_at = time.time()
         incoming = request.headers.get(HEADER)
         request.request_id = log_context.sane_request_id(incoming) or log_context.new_request_id()
         return time.perf_counter(), log_context.request_id_var.set(request.request_id)

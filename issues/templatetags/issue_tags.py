@@ -5,8 +5,8 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from issues import live_views, queries
 from issues import markdown as md
-from issues import queries
 from issues.models import EventKind, Severity, Status
 from tracker.reversing import reversed_around
 
@@ -227,3 +227,9 @@ def sort_state(context, field: str) -> str:
     if current == f"-{field}":
         return "descending"
     return "none"
+
+
+@register.simple_tag(takes_context=True)
+def live_stream_url(context) -> str:
+    """The live stream's address for this page (issues.live_views.stream_url)."""
+    return live_views.stream_url(context["request"])

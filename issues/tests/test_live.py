@@ -178,6 +178,97 @@ def test_an_ended_subscription_takes_nothing_more():
     assert sub.queue.empty()
 
 
+# --- What a page missed before its stream connected -----------------------------
+
+
+def notice(number: int, reporter: int) -> str:
+    return json.dumps(
+        {"kind": "updated", "issue": f"u-{number}", "number": number, "reporter": reporter}
+    )
+
+
+def events(text: str) -> list[str]:
+    return [block["event"] for block in parse_sse(text)]
+
+
+@pytest.fixture
+def exact_clock(monkeypatch):
+    """No allowance for clock skew: "before" and "after" a page's time are exact."""
+    monkeypatch.setattr(live_listener, "CLOCK_SKEW", 0.0)
+
+
+@pytest.fixture
+def listening(exact_clock):
+    """A hub listening since now."""
+    hub = Hub()
+    hub._started_listening()
+    time.sleep(0.01)
+    return hub
+
+
+def test_a_stream_first_gets_what_changed_since_its_page_was_read(listening, reporter):
+    hub = listening
+    hub.dispatch(notice(1, reporter.pk))  # before the page: already in it
+    time.sleep(0.01)
+    page_read = time.time()
+    hub.dispatch(notice(2, reporter.pk))
+    hub.dispatch(notice(3, reporter.pk + 1))  # another reporter's issue
+    hub.dispatch(json.dumps({"kind": live.STATS}))
+    time.sleep(0.01)
+
+    mine = Subscription(reporter.pk, sees_all=False)
+    assert events(hub.missed(mine, page_read)) == ["issue", "issue-2"]
+    everyone = Subscription(99, sees_all=True)
+    assert events(hub.missed(everyone, page_read)) == [
+        "issue",
+        "issue-2",
+        "issue",
+        "issue-3",
+        "stats",
+    ]
+    assert hub.missed(everyone, time.time()) == ""  # nothing since
+
+
+def test_a_page_read_before_the_process_listened_is_told_to_resync(exact_clock, reporter):
+    hub = Hub()
+    page_read = time.time()
+    sub = Subscription(reporter.pk, sees_all=False)
+    assert hub.missed(sub, page_read) == RESYNC  # not listening: it cannot tell
+    time.sleep(0.01)
+    hub._started_listening()
+    assert hub.missed(sub, page_read) == RESYNC  # notices before LISTEN never came
+    assert hub.missed(sub, time.time() + 0.01) == ""
+
+
+def test_a_page_older_than_the_backlog_is_told_to_resync(listening, reporter, monkeypatch):
+    monkeypatch.setattr(live_listener, "BACKLOG_SECONDS", 0.05)
+    hub, sub = listening, Subscription(reporter.pk, sees_all=True)
+    page_read = time.time()
+    hub.dispatch(notice(1, reporter.pk))
+    assert events(hub.missed(sub, page_read)) == ["issue", "issue-1"]
+    time.sleep(0.1)
+    assert hub.missed(sub, page_read) == RESYNC
+
+
+def test_the_backlog_keeps_only_the_latest_notices(listening, reporter, monkeypatch):
+    monkeypatch.setattr(live_listener, "BACKLOG_SIZE", 2)
+    hub, sub = listening, Subscription(reporter.pk, sees_all=True)
+    page_read = time.time()
+    for number in (1, 2, 3):
+        time.sleep(0.005)
+        hub.dispatch(notice(number, reporter.pk))
+    assert hub.missed(sub, page_read) == RESYNC  # the first was forgotten
+    assert events(hub.missed(sub, hub._backlog[0][0])) == ["issue", "issue-2", "issue", "issue-3"]
+
+
+def test_a_lost_listen_connection_forgets_what_came_before(listening, reporter):
+    hub, sub = listening, Subscription(reporter.pk, sees_all=True)
+    page_read = time.time()
+    hub.dispatch(notice(1, reporter.pk))
+    hub._started_listening()  # back after an outage: notices meanwhile are lost
+    assert hub.missed(sub, page_read) == RESYNC
+
+
 # --- The view in-process ---------------------------------------------------------
 
 
@@ -368,6 +459,28 @@ def test_anonymous_stream_is_refused_by_the_server(server):
     assert stream.status in (401, 403)
     assert stream.ended.wait(5)
     assert stream.pending() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_made_before_the_stream_connected_still_reaches_its_page(
+    server, reporter, other_reporter
+):
+    server.open(reporter)  # the server listens from now on
+    time.sleep(live_listener.CLOCK_SKEW + 0.1)  # a page read well after that
+    page_read = time.time()
+    issue = services.create_issue(actor=reporter, title="Made while the page loaded")
+    services.create_issue(actor=other_reporter, title="Not for this page")
+    time.sleep(0.3)  # the notices reach the server before the page's stream does
+
+    stream = server.open(reporter, since=page_read)
+    assert stream.wait_for(f"issue-{issue.number}", timeout=ARRIVES)[0] == public(issue, "created")
+    time.sleep(0.3)
+    assert stream.pending() == []  # nothing of the other reporter's
+    # A page read after those changes has nothing to catch up on.
+    time.sleep(live_listener.CLOCK_SKEW)
+    later = server.open(reporter, since=time.time())
+    time.sleep(0.3)
+    assert later.pending() == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -315,10 +315,13 @@ class WebServer:
         self.streams.append(stream)
         return stream
 
-    def open(self, user=None, *, sessionid: str | None = None) -> EventStream:
+    def open(
+        self, user=None, *, sessionid: str | None = None, since: float | None = None
+    ) -> EventStream:
         """A stream of `user` (or of the session `sessionid`), once the server
-        listens for notices on its behalf."""
-        stream = EventStream(self.base, sessionid or session_cookie(user), {})
+        listens for notices on its behalf; `since`: when its page was read."""
+        params = {} if since is None else {"since": f"{since:.3f}"}
+        stream = EventStream(self.base, sessionid or session_cookie(user), {}, params)
         self.streams.append(stream)
         assert stream.status == 200, stream.status
         assert stream.next(10)["retry"] == "2000"
@@ -350,7 +353,13 @@ def parse_sse(text: str) -> list[dict]:
 class EventStream:
     """One browser's EventSource on /live/, read by a thread into a queue of messages."""
 
-    def __init__(self, base: str, sessionid: str | None, headers: dict | None = None):
+    def __init__(
+        self,
+        base: str,
+        sessionid: str | None,
+        headers: dict | None = None,
+        params: dict | None = None,
+    ):
         self.blocks: queue.Queue = queue.Queue()
         self.status: int | None = None
         self.headers: httpx.Headers | None = None
@@ -358,17 +367,17 @@ class EventStream:
         self._opened = threading.Event()
         cookies = {"sessionid": sessionid} if sessionid else {}
         self._thread = threading.Thread(
-            target=self._read, args=(base, cookies, headers or {}), daemon=True
+            target=self._read, args=(base, cookies, headers or {}, params or {}), daemon=True
         )
         self._thread.start()
         assert self._opened.wait(10), "no response from /live/"
 
-    def _read(self, base, cookies, headers):
+    def _read(self, base, cookies, headers, params):
         try:
             timeout = httpx.Timeout(10, read=None)
             with (
                 httpx.Client(base_url=base, cookies=cookies, timeout=timeout) as client,
-                client.stream("GET", "/live/", headers=headers) as response,
+                client.stream("GET", "/live/", headers=headers, params=params) as response,
             ):
                 self.status, self.headers = response.status_code, response.headers
                 self._opened.set()
