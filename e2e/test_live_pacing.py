@@ -141,3 +141,24 @@ def test_a_change_made_while_the_page_loads_still_shows(as_user):
     page.route("**/live/**", change_then_connect)
     page.goto("/issues/")
     expect(page.get_by_role("link", name="Made while loading")).to_be_visible(timeout=LIVE)
+
+
+def test_a_reply_being_written_stays_through_a_live_refresh(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    other = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Talk")
+    first = services.add_comment(actor=other, issue=issue, body="First point.")
+    second = services.add_comment(actor=other, issue=issue, body="Second point.")
+    page = as_user(maintainer)
+    page.goto(f"/issues/{issue.number}/")
+
+    page.locator(f"#comment-{second.pk} summary").click()
+    reply = page.locator(f"#reply-body-{second.pk}")
+    reply.fill("Half of my answer")
+    services.add_comment(actor=other, issue=issue, body="Third point.")
+
+    expect(page.get_by_text("Third point.")).to_be_visible(timeout=LIVE)
+    expect(reply).to_be_visible()
+    expect(reply).to_have_value("Half of my answer")
+    expect(reply).to_be_focused()
+    expect(page.locator(f"#reply-body-{first.pk}")).to_have_value("")

@@ -89,50 +89,68 @@
     });
   });
 
-  // What the person changed in a region and has not sent yet (issues ticked
-  // for a bulk change, the status picked for them) outlives the region's live
-  // refreshes: the morph gives every control the state the server rendered.
-  const unsent = new Map();  // id of a region being refreshed -> [[selector, state]]
+  // What the person changed in a region and has not sent yet outlives the
+  // region's live refreshes: issues ticked for a bulk change and the status
+  // picked for them, a reply being written (its box stays open, the cursor
+  // where it was). The morph gives every control the state the server rendered.
+  const unsent = new Map();  // id of a region being refreshed -> what to put back
 
-  function changedControls(region) {
-    const changed = [];
-    region.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (control) {
-      const named = control.tagName.toLowerCase() + "[name='" + CSS.escape(control.name) + "']";
-      if (control.type === "checkbox" || control.type === "radio") {
-        if (control.checked !== control.defaultChecked) {
-          changed.push([named + "[value='" + CSS.escape(control.value) + "']", control.checked]);
+  function selectorOf(element) {
+    if (element.id) return "#" + CSS.escape(element.id);
+    const named = element.tagName.toLowerCase() + "[name='" + CSS.escape(element.name) + "']";
+    const checkable = element.type === "checkbox" || element.type === "radio";
+    return checkable ? named + "[value='" + CSS.escape(element.value) + "']" : named;
+  }
+
+  function unsentIn(region) {
+    const kept = [];
+    region.querySelectorAll("input[name], select[name], textarea[name], details[id]").forEach(function (element) {
+      let property = null;
+      if (element.tagName === "DETAILS") {
+        property = "open";  // opened or closed by the person: the server renders them as at first
+      } else if (element.type === "checkbox" || element.type === "radio") {
+        if (element.checked !== element.defaultChecked) property = "checked";
+      } else if (element.tagName === "SELECT") {
+        if (Array.from(element.options).some((option) => option.selected !== option.defaultSelected)) {
+          property = "value";
         }
-      } else if (control.tagName === "SELECT") {
-        if (Array.from(control.options).some((option) => option.selected !== option.defaultSelected)) {
-          changed.push([named, control.value]);
-        }
-      } else if (control.type !== "hidden" && control.value !== control.defaultValue) {
-        changed.push([named, control.value]);
+      } else if (element.type !== "hidden" && element.value !== element.defaultValue) {
+        property = "value";
       }
+      if (property) kept.push([selectorOf(element), property, element[property]]);
     });
-    return changed;
+    const active = document.activeElement;
+    const focus = active && active !== region && region.contains(active) && active.id ? {
+      selector: selectorOf(active), start: active.selectionStart, end: active.selectionEnd,
+    } : null;
+    return { kept: kept, focus: focus };
   }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     const detail = event.detail;
     const elt = detail.requestConfig && detail.requestConfig.elt;
     if (!elt || !elt.hasAttribute("data-live-every") || !detail.target.id) return;
-    unsent.set(detail.target.id, changedControls(detail.target));
+    unsent.set(detail.target.id, unsentIn(detail.target));
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
     const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
     const id = elt && elt.hasAttribute("data-live-every") && event.detail.target.id;
-    const changed = id && unsent.get(id);
-    const region = changed && document.getElementById(id);
+    const state = id && unsent.get(id);
+    const region = state && document.getElementById(id);
     unsent.delete(id);
     if (!region) return;
-    changed.forEach(function ([selector, state]) {
-      const control = region.querySelector(selector);
-      if (!control) return;  // gone from the region (e.g. an issue no longer listed)
-      if (typeof state === "boolean") control.checked = state;
-      else control.value = state;
+    state.kept.forEach(function ([selector, property, value]) {
+      const element = region.querySelector(selector);
+      if (element) element[property] = value;  // else gone from the region (an issue no longer listed)
     });
+    const focused = state.focus && region.querySelector(state.focus.selector);
+    if (focused && document.activeElement !== focused) {
+      focused.focus({ preventScroll: true });
+      if (state.focus.start !== null && focused.setSelectionRange) {
+        focused.setSelectionRange(state.focus.start, state.focus.end);
+      }
+    }
   });
 
   document.addEventListener("htmx:configRequest", function (event) {
