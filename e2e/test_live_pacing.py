@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
 from issues import services
+from issues.models import Status
 from issues.tests.factories import IssueFactory
 
 pytestmark = pytest.mark.e2e
@@ -162,3 +163,25 @@ def test_a_reply_being_written_stays_through_a_live_refresh(as_user):
     expect(reply).to_have_value("Half of my answer")
     expect(reply).to_be_focused()
     expect(page.locator(f"#reply-body-{first.pk}")).to_have_value("")
+
+
+def test_a_change_held_back_during_a_drag_shows_once_it_ends(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Held card")
+    page = as_user(maintainer)
+    page.goto("/issues/board/")
+    card = page.locator(f"#card-{issue.number}").bounding_box()
+    x, y = card["x"] + card["width"] / 2, card["y"] + card["height"] / 2
+
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 10, y + 30, steps=5)  # dragging
+    IssueFactory(reporter=UserFactory(role="MAINTAINER"), title="Made during the drag")
+    page.wait_for_timeout(1_500)  # more than a refresh's wait and pace
+    expect(page.get_by_text("Made during the drag")).to_have_count(0)  # held back
+
+    page.mouse.move(x, y, steps=5)
+    page.mouse.up()  # dropped where it was: no move, so no notice of its own
+    expect(page.get_by_text("Made during the drag")).to_be_visible(timeout=LIVE)
+    issue.refresh_from_db()
+    assert issue.status == Status.OPEN

@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   let dragging = false;
+  let heldBack = false;  // a live refresh was held back while a card was dragged
   const ready = new WeakSet();  // lists with a Sortable (a live refresh morphs, keeping them)
 
   function csrfToken() {
@@ -51,18 +52,33 @@
         onStart: function () { dragging = true; },
         onEnd: function (event) {
           dragging = false;
-          if (event.from !== event.to) move(event.item, event.from, event.to, event.oldIndex);
+          if (event.from !== event.to) {
+            move(event.item, event.from, event.to, event.oldIndex).finally(catchUp);
+          } else {
+            catchUp();
+          }
         },
       });
     });
   }
 
   // A live refresh must not replace the board under a card being dragged. The
-  // request comes from the board's wrapper; the board is its target.
+  // request comes from the board's wrapper; the board is its target. It is
+  // made once the drag (and the move it asked for) is over, so that a change
+  // announced meanwhile still shows.
   document.addEventListener("htmx:beforeRequest", function (event) {
     const target = event.detail.target;
-    if (dragging && target && target.id === "board") event.preventDefault();
+    if (dragging && target && target.id === "board") {
+      event.preventDefault();
+      heldBack = true;
+    }
   });
+
+  function catchUp() {
+    if (!heldBack) return;
+    heldBack = false;
+    htmx.trigger(document.body, "issue-changed");  // the wrapper's own refresh (board.html)
+  }
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSettle", init);
 })();
