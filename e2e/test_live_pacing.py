@@ -6,6 +6,7 @@ but not sent stays through a refresh."""
 import time
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
@@ -185,3 +186,19 @@ def test_a_change_held_back_during_a_drag_shows_once_it_ends(as_user):
     expect(page.get_by_text("Made during the drag")).to_be_visible(timeout=LIVE)
     issue.refresh_from_db()
     assert issue.status == Status.OPEN
+
+
+def test_a_file_attached_elsewhere_shows_in_the_list_of_files(as_user, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path  # this process writes the file; the server lists it
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Needs a log")
+    page = as_user(maintainer)
+    page.goto(f"/issues/{issue.number}/")
+    expect(page.locator("#attachments")).to_contain_text("No files yet.")
+
+    upload = SimpleUploadedFile("server.log", b"boom\n", content_type="text/plain")
+    services.add_attachment(actor=UserFactory(role="MAINTAINER"), issue=issue, upload=upload)
+
+    expect(page.locator("#attachments").get_by_role("link", name="server.log")).to_be_visible(
+        timeout=LIVE
+    )

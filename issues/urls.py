@@ -22,7 +22,7 @@ urlpatterns = [
     path("<issue_number:number>/delete/", detail.delete, name="delete"),
     path("<issue_number:number>/move/", lists.move_card, name="move"),
     path("<issue_number:number>/comments/", comments.add_comment, name="comment"),
-    path("<issue_number:number>/attachments/", attachments.upload, name="upload"),
+    path("<issue_number:number>/attachments/", attachments.attachments, name="attachments"),
     path(
         "<issue_number:number>/attachments/<int:attachment_id>/",
         attachments.download,

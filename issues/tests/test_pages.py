@@ -40,13 +40,13 @@ def url(name, issue=None, **kwargs):
 
 
 @pytest.mark.parametrize(
-    "name", ["detail", "panel", "timeline", "edit", "move", "comment", "upload", "delete"]
+    "name", ["detail", "panel", "timeline", "edit", "move", "comment", "attachments", "delete"]
 )
 def test_another_reporters_issue_is_a_404_on_every_page(name, issue, other_reporter):
     client = logged_in(other_reporter)
     response = (
         client.post(url(name, issue))
-        if name in {"move", "comment", "upload", "delete"}
+        if name in {"move", "comment", "attachments", "delete"}
         else client.get(url(name, issue))
     )
     assert response.status_code == 404
@@ -717,7 +717,9 @@ def test_upload_and_download_an_attachment(reporter, issue, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     client = logged_in(reporter)
 
-    response = client.post(url("upload", issue), {"file": SimpleUploadedFile("a.png", PNG)}, **HTMX)
+    response = client.post(
+        url("attachments", issue), {"file": SimpleUploadedFile("a.png", PNG)}, **HTMX
+    )
     assert response.status_code == 200
     attachment = issue.attachments.get()
     download = client.get(url("download", issue, attachment_id=attachment.pk))
@@ -728,12 +730,28 @@ def test_upload_and_download_an_attachment(reporter, issue, settings, tmp_path):
     assert b"".join(download.streaming_content) == PNG
 
 
+def test_the_list_of_files_is_read_again_for_live_refreshes(
+    reporter, other_reporter, issue, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client = logged_in(reporter)
+    client.post(url("attachments", issue), {"file": SimpleUploadedFile("a.png", PNG)}, **HTMX)
+
+    response = client.get(url("attachments", issue), **HTMX)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.lstrip().startswith("<section") and 'id="attachments"' in page
+    assert "a.png" in page
+    assert logged_in(other_reporter).get(url("attachments", issue)).status_code == 404
+
+
 def test_an_oversized_upload_says_so(reporter, issue, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.ATTACHMENT_MAX_BYTES = 10
 
     response = logged_in(reporter).post(
-        url("upload", issue), {"file": SimpleUploadedFile("a.png", PNG)}, **HTMX
+        url("attachments", issue), {"file": SimpleUploadedFile("a.png", PNG)}, **HTMX
     )
 
     assert response.status_code == 413
@@ -794,7 +812,7 @@ def test_reporters_cannot_move_cards(reporter, issue):
 # --- CSRF --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["panel", "edit", "comment", "upload", "move", "delete"])
+@pytest.mark.parametrize("name", ["panel", "edit", "comment", "attachments", "move", "delete"])
 def test_posts_without_a_csrf_token_are_rejected(name, admin_user, issue):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from issues import services
 from issues.api.views import attachment_response
@@ -23,10 +23,13 @@ def _list(request, issue, error: str = "", code: int = 200):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
-def upload(request, number: int):
+def attachments(request, number: int):
+    """GET: the issue page's list of files, which refreshes live; POST: a new file."""
     issue = get_issue_or_404(request, number)
+    if request.method == "GET":
+        return _list(request, issue)
     upload = request.FILES.get("file")
     try:
         if upload is None:

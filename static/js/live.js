@@ -98,7 +98,7 @@
         if (Array.from(element.options).some((option) => option.selected !== option.defaultSelected)) {
           property = "value";
         }
-      } else if (element.type !== "hidden" && element.value !== element.defaultValue) {
+      } else if (!["hidden", "file"].includes(element.type) && element.value !== element.defaultValue) {
         property = "value";
       }
       if (property) kept.push([selectorOf(element), property, element[property]]);
