@@ -195,6 +195,8 @@ def test_a_file_attached_elsewhere_shows_in_the_list_of_files(as_user, settings,
     page = as_user(maintainer)
     page.goto(f"/issues/{issue.number}/")
     expect(page.locator("#attachments")).to_contain_text("No files yet.")
+    chosen = {"name": "mine.txt", "mimeType": "text/plain", "buffer": b"not sent yet"}
+    page.get_by_label("Attach a file").set_input_files(chosen)
 
     upload = SimpleUploadedFile("server.log", b"boom\n", content_type="text/plain")
     services.add_attachment(actor=UserFactory(role="MAINTAINER"), issue=issue, upload=upload)
@@ -202,3 +204,5 @@ def test_a_file_attached_elsewhere_shows_in_the_list_of_files(as_user, settings,
     expect(page.locator("#attachments").get_by_role("link", name="server.log")).to_be_visible(
         timeout=LIVE
     )
+    # The file chosen but not sent yet is still chosen.
+    assert page.get_by_label("Attach a file").evaluate("input => input.files[0].name") == "mine.txt"
