@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # An htmx request of someone signed out gets 401, not the login page in its region.
+    "tracker.signed_out.SignedOutMiddleware",
     "tracker.csp_headers.CSPMiddleware",
     # After the others, so that it turns a login refused for a locked-out client
     # into the lockout page.

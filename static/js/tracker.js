@@ -1,7 +1,8 @@
 // Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests,
-// refreshes that follow the address bar, the focus after a timeline's hidden
-// entries are shown, links to comments the timeline hides, the filters folded
-// on a phone, and label colours. Live refreshes themselves: live.js.
+// a notice when the session has ended, refreshes that follow the address bar,
+// the focus after a timeline's hidden entries are shown, links to comments the
+// timeline hides, the filters folded on a phone, and label colours. Live
+// refreshes themselves: live.js.
 (function () {
   "use strict";
 
@@ -20,14 +21,36 @@
     }
   });
 
+  // The CSRF token as of now, from Django's cookie (its advice for scripts):
+  // signing in again, in another tab after this one's session ended, replaces
+  // the token this page was rendered with.
+  function csrfToken() {
+    const cookie = document.cookie.split("; ").find((pair) => pair.startsWith("csrftoken="));
+    if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
+    const meta = document.querySelector("meta[name=csrf-token]");
+    return meta ? meta.content : "";
+  }
+
   document.addEventListener("htmx:configRequest", function (event) {
-    const token = document.querySelector("meta[name=csrf-token]");
-    if (token) event.detail.headers["X-CSRFToken"] = token.content;
+    const token = csrfToken();
+    event.detail.headers["X-CSRFToken"] = token;
+    const form = event.detail.formData;  // a form's own token field is read first
+    if (form && form.has("csrfmiddlewaretoken")) form.set("csrfmiddlewaretoken", token);
     // Filtering pushes its query into the address bar without a reload: a live
     // refresh asks for what the address bar shows now, not what the page began with.
     if (event.detail.elt.hasAttribute("data-follow-location")) {
       event.detail.path = window.location.pathname + window.location.search;
     }
+  });
+
+  // A request refused because the session has ended (signed out elsewhere, or
+  // expired; tracker.signed_out): nothing is swapped, and the page says how to
+  // sign in again without leaving it.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const notice = document.getElementById("signed-out");
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (notice && status === 401) notice.hidden = false;
+    else if (notice && event.detail.successful) notice.hidden = true;  // signed in again
   });
 
   // The same for links that carry the list's query elsewhere (CSV export).
