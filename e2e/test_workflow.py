@@ -8,7 +8,7 @@ import zlib
 import pytest
 from playwright.sync_api import expect
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import PASSWORD, UserFactory
 from e2e.conftest import screenshot
 from issues import services
 from issues.models import Issue, Severity, Status
@@ -356,3 +356,38 @@ def test_a_long_timeline_s_hidden_middle_stays_shown_through_live_refreshes(as_u
     expect(page.get_by_text("One more point.")).to_be_visible(timeout=LIVE)
     expect(middle).to_be_visible()
     expect(page.get_by_role("button", name=re.compile("hidden item"))).to_have_count(0)
+
+
+def test_a_comment_sent_after_signing_out_elsewhere_is_kept(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Long thoughts")
+    page = as_user(maintainer)
+    page.goto(f"/issues/{issue.number}/")
+    page.get_by_label("Add a comment (Markdown)").fill("A long answer I must not lose")
+
+    other_tab = page.context.new_page()  # signed out in another tab
+    other_tab.goto("/issues/")
+    other_tab.get_by_role("button", name="Log out").click()
+    other_tab.close()
+
+    page.get_by_role("button", name="Comment").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("signed out")
+    expect(page.get_by_label("Add a comment (Markdown)")).to_have_value(
+        "A long answer I must not lose"
+    )
+    assert not issue.comments.exists()
+
+    # Logged in again in another tab, the same page sends it.
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="Log in again in a new tab").click()
+    login = opened.value
+    login.get_by_label("Email").fill(maintainer.email)
+    login.get_by_label("Password").fill(PASSWORD)
+    login.get_by_role("button", name="Log in").click()
+    expect(login.get_by_role("heading", level=1)).to_contain_text("Long thoughts")  # ?next=
+    login.close()
+    page.get_by_role("button", name="Comment").click()
+    expect(page.locator("#timeline")).to_contain_text("A long answer I must not lose")
+    expect(page.locator("#signed-out")).to_be_hidden()
+    assert issue.comments.get().body == "A long answer I must not lose"
