@@ -391,3 +391,32 @@ def test_a_comment_sent_after_signing_out_elsewhere_is_kept(as_user):
     expect(page.locator("#timeline")).to_contain_text("A long answer I must not lose")
     expect(page.locator("#signed-out")).to_be_hidden()
     assert issue.comments.get().body == "A long answer I must not lose"
+
+
+def test_a_comment_the_server_fails_to_save_is_kept_and_said(as_user):
+    """An error answer is not swapped in, so before this the page did nothing
+    at all: the person could not tell their comment was not saved."""
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Flaky server")
+    page = as_user(maintainer)
+    page.goto(f"/issues/{issue.number}/")
+    comments = f"**/issues/{issue.number}/comments/"
+    box = page.get_by_label("Add a comment (Markdown)")
+    box.fill("Worth keeping")
+
+    page.route(comments, lambda route: route.fulfill(status=502, body="Bad Gateway"))
+    page.get_by_role("button", name="Comment").click()
+    expect(page.locator("#request-failed")).to_contain_text("The server failed (502)")
+    expect(box).to_have_value("Worth keeping")
+
+    page.unroute(comments)
+    page.route(comments, lambda route: route.abort())
+    page.get_by_role("button", name="Comment").click()
+    expect(page.locator("#request-failed")).to_contain_text("could not be reached")
+    expect(box).to_have_value("Worth keeping")
+    assert not issue.comments.exists()
+
+    page.unroute(comments)
+    page.get_by_role("button", name="Comment").click()
+    expect(page.locator("#timeline")).to_contain_text("Worth keeping")
+    expect(page.locator("#request-failed")).to_be_hidden()

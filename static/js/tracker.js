@@ -1,8 +1,8 @@
 // Site-wide behaviour: keyboard shortcuts, the CSRF token for htmx requests,
-// a notice when the session has ended, refreshes that follow the address bar,
-// the focus after a timeline's hidden entries are shown, links to comments the
-// timeline hides, the filters folded on a phone, and label colours. Live
-// refreshes themselves: live.js.
+// a notice when a request fails or the session has ended, refreshes that
+// follow the address bar, the focus after a timeline's hidden entries are
+// shown, links to comments the timeline hides, the filters folded on a phone,
+// and label colours. Live refreshes themselves: live.js.
 (function () {
   "use strict";
 
@@ -43,14 +43,38 @@
     }
   });
 
-  // A request refused because the session has ended (signed out elsewhere, or
-  // expired; tracker.signed_out): nothing is swapped, and the page says how to
-  // sign in again without leaving it.
+  // A request the person made that failed with nothing to show for it (an
+  // error page is not swapped in; no answer at all): what they typed stays, and
+  // a notice says what happened. Refused because the session has ended (signed
+  // out elsewhere, or expired; tracker.signed_out): its own notice, with a way
+  // to sign in again without leaving the page. A live refresh that fails says
+  // nothing: the next notice, or the stream's resync, makes another.
+  const FAILURES = {
+    0: "The server could not be reached, so nothing was sent. What you typed is still here: try again once you are back online.",
+    403: "Refused (403): you may not do this any more, or this page has expired. What you typed is still here: copy it, then reload the page.",
+    404: "Not found (404): it may have been deleted meanwhile.",
+    429: "Too many requests (429): wait a moment, then try again.",
+  };
+
+  function failure(status) {
+    return FAILURES[status] ||
+      `The server failed (${status}) and saved nothing. What you typed is still here: try again.`;
+  }
+
   document.addEventListener("htmx:afterRequest", function (event) {
-    const notice = document.getElementById("signed-out");
-    const status = event.detail.xhr ? event.detail.xhr.status : 0;
-    if (notice && status === 401) notice.hidden = false;
-    else if (notice && event.detail.successful) notice.hidden = true;  // signed in again
+    const detail = event.detail;
+    const status = detail.xhr ? detail.xhr.status : 0;
+    const signedOut = document.getElementById("signed-out");
+    const failed = document.getElementById("request-failed");
+    if (!signedOut || !failed) return;
+    if (detail.successful) {  // including a form shown again with its errors
+      signedOut.hidden = failed.hidden = true;
+    } else if (status === 401) {
+      signedOut.hidden = false;
+    } else if (!detail.elt.hasAttribute("data-live-every")) {
+      failed.textContent = failure(status);
+      failed.hidden = false;
+    }
   });
 
   // The same for links that carry the list's query elsewhere (CSV export).
