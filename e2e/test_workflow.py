@@ -420,3 +420,32 @@ def test_a_comment_the_server_fails_to_save_is_kept_and_said(as_user):
     page.get_by_role("button", name="Comment").click()
     expect(page.locator("#timeline")).to_contain_text("Worth keeping")
     expect(page.locator("#request-failed")).to_be_hidden()
+
+
+def test_a_drag_after_signing_out_elsewhere_says_so_and_works_once_back(as_user):
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Move me later")
+    page = as_user(maintainer)
+    page.goto("/issues/board/")
+    card, triaged = page.locator(f"#card-{issue.number}"), "ol.cards[data-status=TRIAGED]"
+
+    other_tab = page.context.new_page()
+    other_tab.goto("/issues/")
+    other_tab.get_by_role("button", name="Log out").click()
+    card.drag_to(page.locator(triaged))
+
+    expect(page.locator("#board-message")).to_contain_text("You are signed out")
+    expect(page.locator(f"ol.cards[data-status=OPEN] #card-{issue.number}")).to_be_visible()
+
+    other_tab.goto("/accounts/login/")  # a new CSRF token comes with the new session
+    other_tab.get_by_label("Email").fill(maintainer.email)
+    other_tab.get_by_label("Password").fill(PASSWORD)
+    other_tab.get_by_role("button", name="Log in").click()
+    other_tab.wait_for_url("**/issues/")
+    with page.expect_response(lambda response: "/move/" in response.url) as moved:
+        card.drag_to(page.locator(triaged))
+
+    assert moved.value.status == 200, moved.value.text()
+    expect(page.locator(f"{triaged} #card-{issue.number}")).to_be_visible()
+    issue.refresh_from_db()
+    assert issue.status == Status.TRIAGED

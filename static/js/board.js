@@ -8,11 +8,6 @@
   let heldBack = false;  // a live refresh was held back while a card was dragged
   const ready = new WeakSet();  // lists with a Sortable (a live refresh morphs, keeping them)
 
-  function csrfToken() {
-    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-
   function showMessage(text) {
     const box = document.getElementById("board-message");
     if (!box) return;
@@ -24,7 +19,7 @@
     const body = new URLSearchParams({ status: to.dataset.status, version: card.dataset.version });
     const response = await fetch(card.dataset.moveUrl, {
       method: "POST",
-      headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
+      headers: { "X-CSRFToken": window.tracker.csrfToken(), "HX-Request": "true" },
       body: body,
       credentials: "same-origin",
     });
@@ -34,9 +29,13 @@
       return;
     }
     from.insertBefore(card, from.children[oldIndex] || null);
+    // The reason: the card's own, or a plain-text answer (signed out), or the status.
+    const plain = (response.headers.get("Content-Type") || "").startsWith("text/plain");
     showMessage(
       `#${card.dataset.number} was not moved: ` +
-        (response.headers.get("X-Card-Error") || `the server answered ${response.status}.`)
+        (response.headers.get("X-Card-Error") ||
+          (plain && (await response.text())) ||
+          `the server answered ${response.status}.`)
     );
   }
 

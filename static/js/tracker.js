@@ -31,6 +31,8 @@
     return meta ? meta.content : "";
   }
 
+  window.tracker = { csrfToken: csrfToken };  // for board.js's own requests
+
   document.addEventListener("htmx:configRequest", function (event) {
     const token = csrfToken();
     event.detail.headers["X-CSRFToken"] = token;
