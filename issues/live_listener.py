@@ -135,7 +135,13 @@ class Hub:
     """The process's LISTEN connection and the browsers it feeds."""
 
     def __init__(self):
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._start_afresh(loop=None)
+
+    def _start_afresh(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Nothing running, no browser, nothing heard: a new hub, or one on a new
+        event loop (a server has one loop for its life; tests start several, and
+        nothing bound to a finished loop can be used on the next one)."""
+        self._loop = loop
         self._task: asyncio.Task | None = None
         self._subs: set[Subscription] = set()
         self._listening = asyncio.Event()
@@ -184,8 +190,9 @@ class Hub:
         except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("live: ignoring malformed notice %.200r", raw)
             return
-        self._backlog.append((time.time(), payload, text))
-        self._forget(time.time() - BACKLOG_SECONDS)
+        now = time.time()
+        self._backlog.append((now, payload, text))
+        self._forget(now - BACKLOG_SECONDS)
         for sub in list(self._subs):
             if sub.may_see(payload):
                 sub.offer(text)
@@ -221,15 +228,7 @@ class Hub:
     def _ensure_running(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            # A server has one loop for its life; tests start several. Nothing
-            # bound to a finished loop can be used on the next one.
-            self._loop = loop
-            self._task = None
-            self._subs = set()
-            self._listening = asyncio.Event()
-            self._closing = False
-            self._backlog.clear()
-            self._known_from = math.inf
+            self._start_afresh(loop)
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._listen(), name="tracker-live-listener")
             self._hook_shutdown()

@@ -118,7 +118,12 @@ async def _stream(session_key: str, user, resumed: bool, since: float | None) ->
     try:
         await _release_db()
         await hub.wait_listening(LISTEN_WAIT_SECONDS)
-        missed = RESYNC if resumed else hub.missed(sub, since) if since is not None else ""
+        if resumed:
+            missed = RESYNC
+        elif since is not None:
+            missed = hub.missed(sub, since)
+        else:
+            missed = ""
         yield f"retry: {RETRY_MS}\nid: {STREAM_ID}\n\n"
         if missed:
             yield missed

@@ -26,7 +26,7 @@ class SignedOutMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if response.status_code == 302 and request.headers.get("HX-Request") == "true":
+        if response.status_code == 302 and request.htmx:  # django-htmx's HtmxMiddleware
             if self.login_path is None:  # resolved once the URLconf is loaded
                 self.login_path = resolve_url(settings.LOGIN_URL)
             if urlsplit(response["Location"]).path == self.login_path:
