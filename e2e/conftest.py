@@ -71,15 +71,29 @@ def as_user(server, browser, transactional_db):
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.goto("/accounts/login/")
-        page.get_by_label("Email").fill(user.email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, user, password)
         page.wait_for_url(f"{server}/issues/")
         return page
 
     yield _login
     for context in contexts:
         context.close()
+
+
+def log_in(page, user, password=PASSWORD) -> None:
+    """Fill in and send the login form the page shows."""
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def sign_out_elsewhere(page):
+    """Log out in another tab of the same browser, as a person does; that tab
+    stays open."""
+    other_tab = page.context.new_page()
+    other_tab.goto("/issues/")
+    other_tab.get_by_role("button", name="Log out").click()
+    return other_tab
 
 
 def screenshot(page, name: str) -> None:

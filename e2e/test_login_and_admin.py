@@ -2,6 +2,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
+from e2e.conftest import log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +27,6 @@ def test_maintainer_is_refused_by_the_admin(as_user):
 def test_wrong_password_shows_an_error_and_keeps_the_email(server, page, transactional_db):
     user = UserFactory()
     page.goto(f"{server}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill("not-the-password")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, user, "not-the-password")
     expect(page.get_by_role("alert")).to_contain_text("enter a correct")
     expect(page.get_by_label("Email")).to_have_value(user.email)

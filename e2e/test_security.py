@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import PASSWORD, UserFactory
+from e2e.conftest import log_in
 from issues import services
 from issues.tests.factories import IssueFactory, LabelFactory
 
@@ -187,9 +188,7 @@ def test_repeated_wrong_passwords_lock_out_with_a_clear_page(server, page, trans
 
     def attempt(password):
         page.goto(f"{server}/accounts/login/")
-        page.get_by_label("Email").fill(user.email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, user, password)
 
     for _ in range(4):
         attempt("not-the-password")

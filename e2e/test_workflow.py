@@ -8,8 +8,8 @@ import zlib
 import pytest
 from playwright.sync_api import expect
 
-from accounts.tests.factories import PASSWORD, UserFactory
-from e2e.conftest import screenshot
+from accounts.tests.factories import UserFactory
+from e2e.conftest import log_in, screenshot, sign_out_elsewhere
 from issues import services
 from issues.models import Issue, Severity, Status
 from issues.tests.factories import IssueFactory, LabelFactory
@@ -365,10 +365,7 @@ def test_a_comment_sent_after_signing_out_elsewhere_is_kept(as_user):
     page.goto(f"/issues/{issue.number}/")
     page.get_by_label("Add a comment (Markdown)").fill("A long answer I must not lose")
 
-    other_tab = page.context.new_page()  # signed out in another tab
-    other_tab.goto("/issues/")
-    other_tab.get_by_role("button", name="Log out").click()
-    other_tab.close()
+    sign_out_elsewhere(page).close()
 
     page.get_by_role("button", name="Comment").click()
 
@@ -382,9 +379,7 @@ def test_a_comment_sent_after_signing_out_elsewhere_is_kept(as_user):
     with page.context.expect_page() as opened:
         page.get_by_role("link", name="Log in again in a new tab").click()
     login = opened.value
-    login.get_by_label("Email").fill(maintainer.email)
-    login.get_by_label("Password").fill(PASSWORD)
-    login.get_by_role("button", name="Log in").click()
+    log_in(login, maintainer)
     expect(login.get_by_role("heading", level=1)).to_contain_text("Long thoughts")  # ?next=
     login.close()
     page.get_by_role("button", name="Comment").click()
@@ -429,18 +424,14 @@ def test_a_drag_after_signing_out_elsewhere_says_so_and_works_once_back(as_user)
     page.goto("/issues/board/")
     card, triaged = page.locator(f"#card-{issue.number}"), "ol.cards[data-status=TRIAGED]"
 
-    other_tab = page.context.new_page()
-    other_tab.goto("/issues/")
-    other_tab.get_by_role("button", name="Log out").click()
+    other_tab = sign_out_elsewhere(page)
     card.drag_to(page.locator(triaged))
 
     expect(page.locator("#board-message")).to_contain_text("You are signed out")
     expect(page.locator(f"ol.cards[data-status=OPEN] #card-{issue.number}")).to_be_visible()
 
     other_tab.goto("/accounts/login/")  # a new CSRF token comes with the new session
-    other_tab.get_by_label("Email").fill(maintainer.email)
-    other_tab.get_by_label("Password").fill(PASSWORD)
-    other_tab.get_by_role("button", name="Log in").click()
+    log_in(other_tab, maintainer)
     other_tab.wait_for_url("**/issues/")
     with page.expect_response(lambda response: "/move/" in response.url) as moved:
         card.drag_to(page.locator(triaged))
