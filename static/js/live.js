@@ -28,6 +28,10 @@
   // notice.
   const paced = new Map();  // region -> {timer, last, issue: the refresh to send, or null}
 
+  function isLive(elt) {
+    return Boolean(elt) && elt.hasAttribute("data-live-every");
+  }
+
   function pacing(elt) {
     if (!paced.has(elt)) paced.set(elt, { timer: null, last: 0, issue: null });
     return paced.get(elt);
@@ -52,7 +56,7 @@
   document.addEventListener("htmx:confirm", function (event) {
     const elt = event.detail.elt;
     const trigger = event.detail.triggeringEvent;
-    if (!elt.hasAttribute("data-live-every") || !trigger || !trigger.type.startsWith("sse:")) return;
+    if (!isLive(elt) || !trigger || !trigger.type.startsWith("sse:")) return;
     event.preventDefault();
     const state = pacing(elt);
     state.issue = event.detail.issueRequest;
@@ -61,8 +65,7 @@
 
   // Any refresh of such a region counts (one after the person's own change too).
   document.addEventListener("htmx:beforeRequest", function (event) {
-    const elt = event.detail.elt;
-    if (elt.hasAttribute("data-live-every")) pacing(elt).last = Date.now();
+    if (isLive(event.detail.elt)) pacing(event.detail.elt).last = Date.now();
   });
 
   document.addEventListener("visibilitychange", function () {
@@ -110,19 +113,22 @@
     return { kept: kept, focus: focus };
   }
 
+  // The id of the region a live refresh swaps, or null for any other swap.
+  function refreshed(detail) {
+    return isLive(detail.requestConfig && detail.requestConfig.elt) && detail.target.id || null;
+  }
+
   document.addEventListener("htmx:beforeSwap", function (event) {
-    const detail = event.detail;
-    const elt = detail.requestConfig && detail.requestConfig.elt;
-    if (!elt || !elt.hasAttribute("data-live-every") || !detail.target.id) return;
-    unsent.set(detail.target.id, unsentIn(detail.target));
+    const id = refreshed(event.detail);
+    if (id) unsent.set(id, unsentIn(event.detail.target));
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
-    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
-    const id = elt && elt.hasAttribute("data-live-every") && event.detail.target.id;
+    const id = refreshed(event.detail);
     const state = id && unsent.get(id);
-    const region = state && document.getElementById(id);
+    if (!state) return;
     unsent.delete(id);
+    const region = document.getElementById(id);
     if (!region) return;
     state.kept.forEach(function ([selector, property, value]) {
       const element = region.querySelector(selector);
