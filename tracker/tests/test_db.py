@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.db import connection, models
+from django.db import DatabaseError, connection, models, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ from accounts.services import create_token
 from issues import services
 from issues.models import EventKind, Issue, IssueEvent
 from issues.tests.factories import IssueFactory
-from tracker.db import Prepared
+from tracker.db import Prepared, preparing_cursor
 from tracker.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db
@@ -333,3 +333,41 @@ def test_the_orm_s_own_queries_are_not_prepared(reporter):
         assert list(Issue.objects.filter(reporter=reporter)) == []
 
     assert prepared_statements() == before
+
+
+def test_a_connection_keeps_one_preparing_cursor_for_its_statements():
+    """Made once per connection (and per logging state), not per statement; a
+    reconnected connection gets a cursor of its own."""
+
+    def raw_cursor():
+        with preparing_cursor(connection) as cursor:
+            cursor.execute("SELECT %s::int", [41])
+            assert cursor.fetchone() == (41,)
+            return cursor.cursor
+
+    first = raw_cursor()
+    assert raw_cursor() is first and not first.closed
+    with CaptureQueriesContext(connection) as queries:
+        logged = raw_cursor()
+    assert logged is not first and raw_cursor() is first
+    assert [q["sql"] for q in queries.captured_queries] == ["SELECT 41::int"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_cursor_goes_on_after_a_failed_statement_and_a_reconnection():
+    with (
+        pytest.raises(DatabaseError),
+        transaction.atomic(),
+        preparing_cursor(connection) as cursor,
+    ):
+        cursor.execute("SELECT 1 / %s::int", [0])
+    with preparing_cursor(connection) as cursor:
+        cursor.execute("SELECT 1 / %s::int", [1])
+        assert cursor.fetchone() == (1,)
+        before = cursor.cursor
+
+    connection.close()
+    with preparing_cursor(connection) as cursor:
+        cursor.execute("SELECT 1 / %s::int", [1])
+        assert cursor.fetchone() == (1,)
+        assert cursor.cursor is not before and cursor.cursor.connection is connection.connection
