@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse
-from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -78,12 +77,12 @@ class IssueViewMixin:
         issue = queries.api_issue_by_id(self.request.user, issue.pk) or issue
         return s.IssueSerializer(issue, context={"request": self.request}).data
 
-    def issue_response(self, issue: Issue, code=status.HTTP_200_OK, **headers) -> Response:
+    def issue_response(self, issue: Issue, code=status.HTTP_200_OK) -> Response:
         """The issue as it is in hand, with its ETag: one just read by
         queries.api_issue, or one a service has just written (the services set
         every field they write on the issue they return, its label names too)."""
         data = s.IssueSerializer(issue, context={"request": self.request}).data
-        response = Response(data, status=code, headers=headers)
+        response = Response(data, status=code)
         response["ETag"] = issue.etag
         return response
 
@@ -145,11 +144,10 @@ class IssueList(IssueViewMixin, GenericAPIView):
     def post(self, request):
         data = validated(s.IssueCreateInput, request.data)
         issue = services.create_issue(actor=request.user, **data)
-        path = request.build_absolute_uri(
-            reverse("api:issue-detail", kwargs={"issue_id": issue.pk})
-        )
         # Its number comes back from the INSERT, its labels with the service's answer.
-        return self.issue_response(issue, status.HTTP_201_CREATED, Location=path)
+        response = self.issue_response(issue, status.HTTP_201_CREATED)
+        response["Location"] = response.data["url"]  # built once there, not reversed again
+        return response
 
 
 class IssueDetail(IssueViewMixin, GenericAPIView):
