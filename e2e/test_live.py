@@ -207,3 +207,47 @@ def test_a_file_attached_elsewhere_shows_in_the_list_of_files(as_user, settings,
     )
     # The file chosen but not sent yet is still chosen.
     assert page.get_by_label("Attach a file").evaluate("input => input.files[0].name") == "mine.txt"
+
+
+def test_the_issue_page_reads_again_only_the_parts_a_change_touches(as_user, settings, tmp_path):
+    """A comment refreshes the timeline alone; an edit the header, timeline and
+    panel; a file the timeline and the files: each open page made four reads
+    for every change before."""
+    settings.MEDIA_ROOT = tmp_path
+    maintainer = UserFactory(role="MAINTAINER")
+    issue = IssueFactory(reporter=maintainer, title="Watched closely")
+    page = as_user(maintainer)
+    page.goto(f"/issues/{issue.number}/")
+    read = []
+    page.on(
+        "request",
+        lambda request: (
+            read.append(request.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1])
+            if request.method == "GET" and request.headers.get("hx-request")
+            else None
+        ),
+    )
+    other = UserFactory(role="MAINTAINER")
+
+    def reads_after(change, shows: str) -> list[str]:
+        read.clear()
+        change()
+        expect(page.locator("#timeline")).to_contain_text(shows, timeout=LIVE)
+        page.wait_for_timeout(1_200)  # past the pace: any other refresh would be sent
+        return sorted(read)
+
+    assert reads_after(
+        lambda: services.add_comment(actor=other, issue=issue, body="Seen it."), "Seen it."
+    ) == ["timeline"]
+    assert reads_after(
+        lambda: services.update_issue(
+            actor=other, issue=issue, version=1, changes={"title": "Renamed closely"}
+        ),
+        "Renamed closely",
+    ) == ["edit", "panel", "timeline"]
+    expect(page.locator("#issue-header")).to_contain_text("Renamed closely")
+    upload = SimpleUploadedFile("trace.txt", b"trace\n", content_type="text/plain")
+    assert reads_after(
+        lambda: services.add_attachment(actor=other, issue=issue, upload=upload), "trace.txt"
+    ) == ["attachments", "timeline"]
+    expect(page.locator("#attachments").get_by_role("link", name="trace.txt")).to_be_visible()

@@ -50,6 +50,8 @@ BACKLOG_SECONDS = 60.0  # notices kept for the streams of pages read before they
 BACKLOG_SIZE = 1000  # ...and at most this many
 CLOCK_SKEW = 1.0  # s: a page's time comes from the process (or host) that rendered it
 PUBLIC_KEYS = ("kind", "issue", "number")
+# What issues.live announces of an issue (its own event name each).
+KINDS = frozenset({"created", "updated", "commented", "attached", "deleted"})
 APPLICATION_NAME = "tracker-live"
 # The connection parameters libpq knows: DATABASES[...]["OPTIONS"] also holds
 # Django's and psycopg's own settings (pool, isolation_level, prepare_threshold, ...).
@@ -84,11 +86,17 @@ def sse_event(name: str, data: dict) -> str:
 
 
 def messages_for(payload: dict) -> str:
-    """The two SSE messages for one announcement: `issue` (for lists) and
-    `issue-<number>` (for that issue's page), both carrying only ids."""
+    """The SSE messages for one announcement, all carrying only ids: `issue`
+    (for lists), `issue-<number>` (for that issue's page: any change of it) and
+    `issue-<number>-<kind>` (for the parts of the page only some changes touch:
+    a comment changes the timeline alone, so the page's header, panel and files
+    need not be read again for it)."""
     public = {key: payload[key] for key in PUBLIC_KEYS}
     number = int(public["number"])  # an int: nothing odd can reach the event name
-    return sse_event("issue", public) + sse_event(f"issue-{number}", public)
+    text = sse_event("issue", public) + sse_event(f"issue-{number}", public)
+    if public["kind"] in KINDS:  # a known word: nothing odd can reach the event name
+        text += sse_event(f"issue-{number}-{public['kind']}", public)
+    return text
 
 
 # "You may have missed something; re-fetch what you show." Lists hear it as

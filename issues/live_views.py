@@ -18,8 +18,12 @@ The stream:
     event: issue                  for lists: some issue the user may see changed
     data: {"kind":"updated","issue":"<uuid>","number":42}
 
-    event: issue-42               for the page of issue 42
+    event: issue-42               for the page of issue 42 (its timeline: any change)
     data: {"kind":"updated","issue":"<uuid>","number":42}
+
+    event: issue-42-updated       for the parts of that page this kind touches
+    data: {"kind":"updated","issue":"<uuid>","number":42}   (header and panel;
+                                  -attached: its files; also -commented, -deleted)
 
     : ping                        every 15 s, so proxies keep the connection open
 

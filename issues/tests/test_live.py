@@ -91,12 +91,17 @@ def drain(sub: Subscription) -> list[dict]:
     return parse_sse(text)
 
 
-def test_messages_for_sends_two_events_with_ids_only():
+def test_messages_for_sends_the_list_s_the_page_s_and_the_kind_s_events_with_ids_only():
     payload = {"kind": "updated", "issue": "abc", "number": 42, "reporter": 7, "title": "x"}
     blocks = parse_sse(messages_for(payload))
-    assert [b["event"] for b in blocks] == ["issue", "issue-42"]
+    assert [b["event"] for b in blocks] == ["issue", "issue-42", "issue-42-updated"]
     for block in blocks:
         assert json.loads(block["data"]) == {"kind": "updated", "issue": "abc", "number": 42}
+
+
+def test_a_kind_it_does_not_know_gets_no_event_of_its_own():
+    payload = {"kind": "x\nevent: resync", "issue": "abc", "number": 42, "reporter": 7}
+    assert [b["event"] for b in parse_sse(messages_for(payload))] == ["issue", "issue-42"]
 
 
 def test_fan_out_sends_each_user_only_what_they_may_see(
@@ -113,7 +118,7 @@ def test_fan_out_sends_each_user_only_what_they_may_see(
     sent = {email: drain(sub) for email, sub in subs.items()}
     assert sent[other_reporter.email] == []
     for email in (reporter.email, maintainer.email, admin_user.email):
-        assert [b["event"] for b in sent[email]] == ["issue", "issue-5"]
+        assert [b["event"] for b in sent[email]] == ["issue", "issue-5", "issue-5-created"]
         for block in sent[email]:
             data = json.loads(block["data"])
             assert "reporter" not in data
@@ -122,7 +127,7 @@ def test_fan_out_sends_each_user_only_what_they_may_see(
     hub.unsubscribe(subs[reporter.email])
     hub.dispatch(json.dumps(payload))
     assert drain(subs[reporter.email]) == []
-    assert len(drain(subs[maintainer.email])) == 2
+    assert len(drain(subs[maintainer.email])) == 3
 
 
 def test_new_stats_reach_only_those_who_see_every_issue(reporter, maintainer):
@@ -217,13 +222,15 @@ def test_a_stream_first_gets_what_changed_since_its_page_was_read(listening, rep
     time.sleep(0.01)
 
     mine = Subscription(reporter.pk, sees_all=False)
-    assert events(hub.missed(mine, page_read)) == ["issue", "issue-2"]
+    assert events(hub.missed(mine, page_read)) == ["issue", "issue-2", "issue-2-updated"]
     everyone = Subscription(99, sees_all=True)
     assert events(hub.missed(everyone, page_read)) == [
         "issue",
         "issue-2",
+        "issue-2-updated",
         "issue",
         "issue-3",
+        "issue-3-updated",
         "stats",
     ]
     assert hub.missed(everyone, time.time()) == ""  # nothing since
@@ -245,7 +252,7 @@ def test_a_page_older_than_the_backlog_is_told_to_resync(listening, reporter, mo
     hub, sub = listening, Subscription(reporter.pk, sees_all=True)
     page_read = time.time()
     hub.dispatch(notice(1, reporter.pk))
-    assert events(hub.missed(sub, page_read)) == ["issue", "issue-1"]
+    assert events(hub.missed(sub, page_read)) == ["issue", "issue-1", "issue-1-updated"]
     time.sleep(0.1)
     assert hub.missed(sub, page_read) == RESYNC
 
@@ -258,7 +265,14 @@ def test_the_backlog_keeps_only_the_latest_notices(listening, reporter, monkeypa
         time.sleep(0.005)
         hub.dispatch(notice(number, reporter.pk))
     assert hub.missed(sub, page_read) == RESYNC  # the first was forgotten
-    assert events(hub.missed(sub, hub._backlog[0][0])) == ["issue", "issue-2", "issue", "issue-3"]
+    assert events(hub.missed(sub, hub._backlog[0][0])) == [
+        "issue",
+        "issue-2",
+        "issue-2-updated",
+        "issue",
+        "issue-3",
+        "issue-3-updated",
+    ]
 
 
 def test_a_lost_listen_connection_forgets_what_came_before(listening, reporter):
@@ -435,10 +449,13 @@ def test_streams_deliver_each_change_to_who_may_see_it(
         assert data == public(issue, "created")
         data, _ = stream.wait_for(f"issue-{issue.number}", timeout=ARRIVES)
         assert data == public(issue, "created")
+        assert stream.wait_for(f"issue-{issue.number}-created", timeout=ARRIVES) == (data, [])
 
     services.add_comment(actor=maintainer, issue=issue, body="Fetching the extinguisher.")
     for stream in (m, r1):
         assert stream.wait_for(f"issue-{issue.number}", timeout=ARRIVES)[0]["kind"] == "commented"
+        # Only the timeline listens for this one (not the header, panel, files).
+        assert stream.wait_for(f"issue-{issue.number}-commented", timeout=ARRIVES)[1] == []
 
     # The other reporter hears of their own issue, and of nothing before it:
     # notices are delivered in order, so the earlier two were filtered out.
@@ -447,6 +464,7 @@ def test_streams_deliver_each_change_to_who_may_see_it(
     assert data == public(own, "created")
     assert before == []
     assert r2.wait_for(f"issue-{own.number}", timeout=ARRIVES) == (public(own, "created"), [])
+    assert r2.wait_for(f"issue-{own.number}-created", timeout=ARRIVES)[1] == []
     assert m.wait_for(f"issue-{own.number}", timeout=ARRIVES)[0] == public(own, "created")
     time.sleep(0.3)
     assert r1.pending() == []  # not the other reporter's issue
@@ -474,6 +492,7 @@ def test_a_change_made_before_the_stream_connected_still_reaches_its_page(
 
     stream = server.open(reporter, since=page_read)
     assert stream.wait_for(f"issue-{issue.number}", timeout=ARRIVES)[0] == public(issue, "created")
+    assert stream.wait_for(f"issue-{issue.number}-created", timeout=ARRIVES)[1] == []
     time.sleep(0.3)
     assert stream.pending() == []  # nothing of the other reporter's
     # A page read after those changes has nothing to catch up on.
