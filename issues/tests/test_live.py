@@ -192,6 +192,11 @@ def notice(number: int, reporter: int) -> str:
     )
 
 
+def events_of_notices(*numbers: int) -> list[str]:
+    """The SSE events `notice(number, …)` comes as, for each number in turn."""
+    return [name for n in numbers for name in ("issue", f"issue-{n}", f"issue-{n}-updated")]
+
+
 def events(text: str) -> list[str]:
     return [block["event"] for block in parse_sse(text)]
 
@@ -222,17 +227,9 @@ def test_a_stream_first_gets_what_changed_since_its_page_was_read(listening, rep
     time.sleep(0.01)
 
     mine = Subscription(reporter.pk, sees_all=False)
-    assert events(hub.missed(mine, page_read)) == ["issue", "issue-2", "issue-2-updated"]
+    assert events(hub.missed(mine, page_read)) == events_of_notices(2)
     everyone = Subscription(99, sees_all=True)
-    assert events(hub.missed(everyone, page_read)) == [
-        "issue",
-        "issue-2",
-        "issue-2-updated",
-        "issue",
-        "issue-3",
-        "issue-3-updated",
-        "stats",
-    ]
+    assert events(hub.missed(everyone, page_read)) == [*events_of_notices(2, 3), "stats"]
     assert hub.missed(everyone, time.time()) == ""  # nothing since
 
 
@@ -252,7 +249,7 @@ def test_a_page_older_than_the_backlog_is_told_to_resync(listening, reporter, mo
     hub, sub = listening, Subscription(reporter.pk, sees_all=True)
     page_read = time.time()
     hub.dispatch(notice(1, reporter.pk))
-    assert events(hub.missed(sub, page_read)) == ["issue", "issue-1", "issue-1-updated"]
+    assert events(hub.missed(sub, page_read)) == events_of_notices(1)
     time.sleep(0.1)
     assert hub.missed(sub, page_read) == RESYNC
 
@@ -265,14 +262,7 @@ def test_the_backlog_keeps_only_the_latest_notices(listening, reporter, monkeypa
         time.sleep(0.005)
         hub.dispatch(notice(number, reporter.pk))
     assert hub.missed(sub, page_read) == RESYNC  # the first was forgotten
-    assert events(hub.missed(sub, hub._backlog[0][0])) == [
-        "issue",
-        "issue-2",
-        "issue-2-updated",
-        "issue",
-        "issue-3",
-        "issue-3-updated",
-    ]
+    assert events(hub.missed(sub, hub._backlog[0][0])) == events_of_notices(2, 3)
 
 
 def test_a_lost_listen_connection_forgets_what_came_before(listening, reporter):
