@@ -19,16 +19,26 @@ pytestmark = pytest.mark.e2e
 LIVE = 3_000  # ms: the budget is 1 s; allow for a loaded CI machine
 
 
-def _list_refreshes(page) -> list[float]:
-    """When each live refresh of the issue list was sent (htmx's GETs of it)."""
-    sent = []
+def _on_htmx_get(page, record) -> None:
+    """record(request) for each GET htmx sends from the page (its refreshes)."""
     page.on(
         "request",
         lambda request: (
+            record(request)
+            if request.method == "GET" and request.headers.get("hx-request")
+            else None
+        ),
+    )
+
+
+def _list_refreshes(page) -> list[float]:
+    """When each live refresh of the issue list was sent (htmx's GETs of it)."""
+    sent = []
+    _on_htmx_get(
+        page,
+        lambda request: (
             sent.append(time.monotonic())
-            if request.method == "GET"
-            and request.headers.get("hx-request")
-            and request.url.split("?")[0].endswith("/issues/")
+            if request.url.split("?")[0].endswith("/issues/")
             else None
         ),
     )
@@ -218,14 +228,9 @@ def test_the_issue_page_reads_again_only_the_parts_a_change_touches(as_user, set
     issue = IssueFactory(reporter=maintainer, title="Watched closely")
     page = as_user(maintainer)
     page.goto(f"/issues/{issue.number}/")
-    read = []
-    page.on(
-        "request",
-        lambda request: (
-            read.append(request.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1])
-            if request.method == "GET" and request.headers.get("hx-request")
-            else None
-        ),
+    read = []  # the last part of each path read: "timeline", "panel", ...
+    _on_htmx_get(
+        page, lambda request: read.append(request.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1])
     )
     other = UserFactory(role="MAINTAINER")
 

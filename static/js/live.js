@@ -28,9 +28,7 @@
   // notice.
   const paced = new Map();  // region -> {timer, last, issue: the refresh to send, or null}
 
-  function isLive(elt) {
-    return Boolean(elt) && elt.hasAttribute("data-live-every");
-  }
+  const isLive = window.tracker.isLive;
 
   function pacing(elt) {
     if (!paced.has(elt)) paced.set(elt, { timer: null, last: 0, issue: null });

@@ -31,7 +31,12 @@
     return meta ? meta.content : "";
   }
 
-  window.tracker = { csrfToken: csrfToken };  // for board.js's own requests
+  // A region the server's notices refresh (live.js paces them).
+  function isLive(elt) {
+    return Boolean(elt) && elt.hasAttribute("data-live-every");
+  }
+
+  window.tracker = { csrfToken: csrfToken, isLive: isLive };  // for board.js and live.js
 
   document.addEventListener("htmx:configRequest", function (event) {
     const token = csrfToken();
@@ -73,7 +78,7 @@
       signedOut.hidden = failed.hidden = true;
     } else if (status === 401) {
       signedOut.hidden = false;
-    } else if (!detail.elt.hasAttribute("data-live-every")) {
+    } else if (!isLive(detail.elt)) {
       failed.textContent = failure(status);
       failed.hidden = false;
     }
