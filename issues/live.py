@@ -13,13 +13,19 @@ import json
 
 from django.db import connection
 
-from tracker.db import preparing_cursor
+from tracker.db import Statement, execute_together
 
 CHANNEL = "tracker_events"
 
 
 def announce(kind: str, issue) -> None:
-    _notify(_payload(kind, issue))
+    execute_together(notice(kind, issue))
+
+
+def notice(kind: str, issue) -> Statement:
+    """announce()'s statement, for a service that runs it together with its
+    other after-effects (tracker.db.execute_together)."""
+    return _notice(_payload(kind, issue))
 
 
 def announce_many(kind: str, issues) -> None:
@@ -46,12 +52,11 @@ def _payload(kind: str, issue) -> dict:
 
 def announce_stats() -> None:
     """New daily statistics: dashboards (maintainers and admins) refresh."""
-    _notify({"kind": STATS})
+    execute_together(_notice({"kind": STATS}))
 
 
 STATS = "stats"
 
 
-def _notify(payload: dict) -> None:
-    with preparing_cursor(connection) as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])
+def _notice(payload: dict) -> Statement:
+    return Statement("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])

@@ -56,7 +56,7 @@ from accounts.models import User
 from issues import markdown, mentions
 from issues.models import Comment, EventKind, Issue, IssueEvent, PendingMail, Status, Watch
 from tracker import log_context
-from tracker.db import Insert
+from tracker.db import Insert, Statement, execute_together
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +78,21 @@ _local = threading.local()
 def schedule(events: Iterable[IssueEvent]) -> None:
     """Send the notifications these just-written events call for, once the
     current transaction commits (a PendingMail row, in it)."""
+    execute_together(pending(events))
+
+
+def pending(events: Iterable[IssueEvent]) -> Statement | None:
+    """schedule()'s statement, for a service that runs it together with its
+    other after-effects (tracker.db.execute_together); None if the events
+    concern no one, or if they are gathered (collected())."""
     refs = [[event.pk, str(event.issue_id)] for event in events if _may_notify(event)]
     if not refs:
-        return
+        return None
     gathering = getattr(_local, "collected", None)
     if gathering is not None:
         gathering.extend(refs)
-        return
-    _pend(refs)
+        return None
+    return _pending_row(refs)
 
 
 @contextmanager
@@ -102,7 +109,7 @@ def collected() -> Iterator[None]:
     finally:
         _local.collected = None
     if refs:
-        _pend(refs)
+        execute_together(_pending_row(refs))
 
 
 def _may_notify(event: IssueEvent) -> bool:
@@ -120,10 +127,12 @@ def _may_notify(event: IssueEvent) -> bool:
     return False
 
 
-def _pend(refs: list) -> None:
+def _pending_row(refs: list) -> Statement:
     """One PendingMail row, written by an INSERT prepared once per connection
     (tracker.db.Insert): every create, status change and comment writes one."""
-    _insert_pending(PendingMail(refs=refs, request_id=log_context.current_request_id() or ""))
+    return _insert_pending.statement(
+        PendingMail(refs=refs, request_id=log_context.current_request_id() or "")
+    )
 
 
 _insert_pending = Insert(PendingMail)

@@ -5,7 +5,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
@@ -30,6 +30,43 @@ def one(queryset: QuerySet):
         return queryset.get()
     except queryset.model.DoesNotExist:
         return None
+
+
+class Statement(NamedTuple):
+    """A write's SQL and its parameters, for execute_together()."""
+
+    sql: str
+    params: list
+
+
+def execute_together(*statements: Statement | None, using: str = "default") -> None:
+    """Run these result-free statements as one, each but the main one a WITH
+    clause of it (PostgreSQL runs every data-modifying WITH clause): one round
+    trip instead of one each. A statement cost the web worker about 85 us and
+    the database about 45 us on top of its own work, which for a small INSERT
+    is nearly all of it (2026-12-07): a create's after-effects (its label links,
+    watches, pending mail and live notice) were four of its eleven statements.
+
+    None of them may need another's rows: all see the database as it was
+    before, as the clauses of one statement do. A SELECT (a pg_notify) is the
+    main statement, as a WITH clause nobody reads would not run; at most one.
+    The combined SQL is prepared once per connection like any other
+    (preparing_cursor), one for each combination that occurs."""
+    statements = [statement for statement in statements if statement is not None]
+    if not statements:
+        return
+    reads = [statement for statement in statements if statement.sql.startswith("SELECT")]
+    if len(reads) > 1:
+        raise ValueError("execute_together() runs at most one SELECT")
+    main = reads[0] if reads else statements[-1]
+    clauses = [statement for statement in statements if statement is not main]
+    sql, params = main.sql, list(main.params)
+    if clauses:
+        with_ = ", ".join(f"w{i} AS ({clause.sql})" for i, clause in enumerate(clauses))
+        sql = f"WITH {with_} {sql}"
+        params = [param for clause in clauses for param in clause.params] + params
+    with preparing_cursor(connections[using]) as cursor:
+        cursor.execute(sql, params)
 
 
 class Prepared:
@@ -254,11 +291,26 @@ class Insert:
         self.fields = [field for field in written if not field.has_db_default()]
         self.defaulted = [field.attname for field in written if field.has_db_default()]
         self.returning = [] if ignore_conflicts else list(meta.db_returning_fields)
-        self._sql: dict[int, str] = {}
+        self._sql: dict[tuple[int, bool], str] = {}
 
     def __call__(self, *objs: Model, using: str = "default") -> None:
         if not objs:
             return
+        sql, params = self._statement(objs, using, returning=True)
+        with preparing_cursor(connections[using]) as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall() if self.returning else [()] * len(objs)
+        for obj, row in zip(objs, rows, strict=True):
+            for field, value in zip(self.returning, row, strict=True):
+                setattr(obj, field.attname, value)
+            obj._state.adding, obj._state.db = False, using
+
+    def statement(self, *objs: Model, using: str = "default") -> Statement | None:
+        """The INSERT of these rows without running it, for execute_together():
+        it returns nothing, so the instances get no key or defaults from it."""
+        return self._statement(objs, using, returning=False) if objs else None
+
+    def _statement(self, objs, using: str, returning: bool) -> Statement:
         if pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):
             raise ValueError(f"{self.model.__name__} has save receivers: save it with the ORM")
         for obj in objs:
@@ -274,15 +326,11 @@ class Insert:
             for obj in objs
             for field in self.fields
         ]
-        with preparing_cursor(connection) as cursor:
-            cursor.execute(self._sql.get(len(objs)) or self._write(len(objs), connection), params)
-            rows = cursor.fetchall() if self.returning else [()] * len(objs)
-        for obj, row in zip(objs, rows, strict=True):
-            for field, value in zip(self.returning, row, strict=True):
-                setattr(obj, field.attname, value)
-            obj._state.adding, obj._state.db = False, using
+        key = (len(objs), returning)
+        return Statement(self._sql.get(key) or self._write(key, connection), params)
 
-    def _write(self, count: int, connection) -> str:
+    def _write(self, key: tuple[int, bool], connection) -> str:
+        count, returning = key
         quote = connection.ops.quote_name
         table = quote(self.model._meta.db_table)
         columns = ", ".join(quote(field.column) for field in self.fields)
@@ -290,9 +338,9 @@ class Insert:
         sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * count)}"  # noqa: S608 - the model's own names
         if self.ignore_conflicts:
             sql += " ON CONFLICT DO NOTHING"
-        if self.returning:
+        if returning and self.returning:
             sql += f" RETURNING {', '.join(quote(field.column) for field in self.returning)}"
-        self._sql[count] = sql
+        self._sql[key] = sql
         return sql
 
 
@@ -311,6 +359,16 @@ class Update:
         self._sql: dict[tuple[str, ...], str] = {}
 
     def __call__(self, values: Mapping[str, Any], *where: Any, using: str = "default") -> int:
+        sql, params = self.statement(values, *where, using=using)
+        with preparing_cursor(connections[using]) as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    def statement(
+        self, values: Mapping[str, Any], *where: Any, using: str = "default"
+    ) -> Statement:
+        """The UPDATE without running it, for execute_together(), where how many
+        rows it changed is not told."""
         connection = connections[using]
         fields = [self.model._meta.get_field(name) for name in values]
         params = [
@@ -325,9 +383,7 @@ class Update:
             for field, value in zip(self.where, where, strict=True)
         ]
         names = tuple(values)
-        with preparing_cursor(connection) as cursor:
-            cursor.execute(self._sql.get(names) or self._write(names, fields, connection), params)
-            return cursor.rowcount
+        return Statement(self._sql.get(names) or self._write(names, fields, connection), params)
 
     def _write(self, names: tuple[str, ...], fields, connection) -> str:
         quote = connection.ops.quote_name

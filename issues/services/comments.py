@@ -14,7 +14,7 @@ from issues import live, notifications
 from issues.models import Comment, EventKind, Issue, IssueEvent
 from issues.services.issues import insert_events
 from issues.services.validation import COMMENT_MAX, refuse_nul, require_visible
-from tracker.db import Insert, Update, one
+from tracker.db import Insert, Update, execute_together, one
 
 
 def _clean_body(body: Any) -> str:
@@ -49,7 +49,6 @@ def add_comment(
             raise ValidationError({"parent": ["No such comment on this issue."]})
     comment = Comment(issue=issue, author=actor, body=body, parent=parent)
     _insert_comment(comment)
-    _touch({"updated_at": timezone.now()}, issue.pk)
     event = IssueEvent(
         issue=issue,
         actor=actor,
@@ -57,8 +56,11 @@ def add_comment(
         data={"comment": comment.pk, "parent": parent.pk if parent else None},
     )
     insert_events(event)
-    live.announce("commented", issue)
-    notifications.schedule([event])  # watchers and @mentioned people, after the commit
+    execute_together(
+        _touch.statement({"updated_at": timezone.now()}, issue.pk),
+        live.notice("commented", issue),
+        notifications.pending([event]),  # watchers and @mentioned people, after the commit
+    )
     return comment
 
 

@@ -32,8 +32,8 @@ from issues.services.validation import (
     sorted_names,
     user_ref,
 )
-from issues.services.watching import auto_watch
-from tracker.db import Insert, Prepared, Update, one
+from issues.services.watching import watches
+from tracker.db import Insert, Prepared, Update, execute_together, one
 
 
 @transaction.atomic
@@ -70,8 +70,6 @@ def create_issue(
         reporter=actor, resolved_at=timezone.now() if status == Status.DONE else None, **cleaned
     )
     _insert_issue(issue)
-    # A new issue has no labels yet: insert, nothing to compare.
-    _insert_links(*(IssueLabel(issue=issue, label=label) for label in label_objs))
     issue.label_names = label_names(label_objs)  # as queries.api_issue reads them: no read back
     event = IssueEvent(
         issue=issue,
@@ -86,10 +84,15 @@ def create_issue(
         },
     )
     insert_events(event)
-    live.announce("created", issue)
-    # The reporter and the assignee watch the issue; mail goes out after the commit.
-    auto_watch(issue, issue.reporter, issue.assignee)
-    notifications.schedule([event])
+    # In one statement: the labels (a new issue has none yet: insert, nothing to
+    # compare), the reporter and the assignee watching it, its mail (sent after
+    # the commit) and its live notice.
+    execute_together(
+        _insert_links.statement(*(IssueLabel(issue=issue, label=label) for label in label_objs)),
+        watches(issue, issue.reporter, issue.assignee),
+        notifications.pending([event]),
+        live.notice("created", issue),
+    )
     return issue
 
 
@@ -195,10 +198,11 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
     current.version, current.updated_at = version + 1, now
     if "labels" in diffs:
         current.label_names = label_names(diffs["labels"])
-    live.announce("updated", current)
-    if diffs.get("assignee") is not None:
-        auto_watch(current, diffs["assignee"])  # a new assignee watches the issue
-    notifications.schedule(events)
+    execute_together(
+        live.notice("updated", current),
+        watches(current, diffs.get("assignee")),  # a new assignee watches the issue
+        notifications.pending(events),
+    )
     return current
 
 

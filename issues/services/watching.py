@@ -13,7 +13,7 @@ from django.db import transaction
 from accounts.models import User
 from issues.models import Issue, Watch
 from issues.services.validation import require_visible
-from tracker.db import Insert
+from tracker.db import Insert, Statement, execute_together
 
 
 @transaction.atomic
@@ -40,8 +40,14 @@ def auto_watch(issue: Issue, *users: User | None) -> None:
     """Make these users watch the issue, without asking whether they may: for
     services that have already decided (the reporter, a new assignee). Runs in the
     caller's transaction; a concurrent identical watch is not an error."""
+    execute_together(watches(issue, *users))
+
+
+def watches(issue: Issue, *users: User | None) -> Statement | None:
+    """auto_watch()'s statement, for a service that runs it together with its
+    other after-effects (tracker.db.execute_together); None if no one."""
     watchers = {user for user in users if user is not None}
-    _insert_watches(*(Watch(user=user, issue=issue) for user in watchers))
+    return _insert_watches.statement(*(Watch(user=user, issue=issue) for user in watchers))
 
 
 _insert_watches = Insert(Watch, ignore_conflicts=True)

@@ -1,18 +1,20 @@
 """Writes compiled once (tracker.db.Insert: a create's issue, label links,
 event and watch, an edit's events; tracker.db.Update: an edit's
 compare-and-set) store what the ORM stores, prepared by PostgreSQL once per
-connection."""
+connection; tracker.db.execute_together runs result-free ones as one statement."""
 
 import uuid
 
+import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from issues import live_listener
 from issues.models import EventKind, Issue, IssueEvent, IssueLabel, Label, Status, Watch
-from tracker.db import Insert, Update
+from tracker.db import Insert, Statement, Update, execute_together
 from tracker.tests.test_db import field_values, prepared_statements
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +219,118 @@ def test_without_a_prepare_threshold_the_writes_are_not_prepared(reporter):
     assert prepared_statements() == before
     assert IssueEvent.objects.filter(issue=issue).count() == 2
     assert Issue.objects.get(pk=issue.pk).title == "Renamed"
+
+
+# --- execute_together: result-free writes in one statement --------------------------
+
+
+def notices_heard(run) -> list[tuple[str, str]]:
+    """The (channel, payload) notices a committed `run()` sends, as a listener
+    on another connection hears them."""
+    with psycopg.connect(live_listener.conninfo(), autocommit=True) as listener:
+        listener.execute("LISTEN together")
+        run()
+        return [(n.channel, n.payload) for n in listener.notifies(timeout=1, stop_after=1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inserts_an_update_and_a_notice_are_one_statement(reporter, maintainer):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    label = Label.objects.create(name="bug")
+    event = IssueEvent(issue=issue, actor=reporter, kind=EventKind.CREATED)
+    watches = [Watch(user=reporter, issue=issue), Watch(user=maintainer, issue=issue)]
+    touched = timezone.now() + timezone.timedelta(days=1)
+
+    def run():
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            execute_together(
+                Insert(IssueLabel).statement(IssueLabel(issue=issue, label=label)),
+                None,  # what a helper gives for nothing to write
+                Insert(Watch, ignore_conflicts=True).statement(*watches),
+                Statement("SELECT pg_notify(%s, %s)", ["together", "hello"]),
+                Insert(IssueEvent).statement(event),
+                Update(Issue, where=("id",)).statement({"updated_at": touched}, issue.pk),
+            )
+        (sql,) = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]
+        assert sql.startswith("WITH w0 AS (INSERT INTO")
+        assert sql.endswith(") SELECT pg_notify('together', 'hello')")
+
+    assert notices_heard(run) == [("together", "hello")]
+    assert list(issue.labels.all()) == [label]
+    assert {w.user_id for w in Watch.objects.filter(issue=issue)} == {reporter.pk, maintainer.pk}
+    assert IssueEvent.objects.filter(issue=issue, kind=EventKind.CREATED).count() == 1
+    assert Issue.objects.get(pk=issue.pk).updated_at == touched
+    # Nothing came back: the instances have no key from it.
+    assert event.pk is None
+
+
+def test_without_a_select_the_last_write_is_the_main_statement(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    events = [
+        IssueEvent(issue=issue, actor=reporter, kind=EventKind.FIELD_CHANGED, field=field)
+        for field in ("title", "status")
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        execute_together(
+            Insert(IssueEvent).statement(events[0]),
+            Insert(Watch, ignore_conflicts=True).statement(Watch(user=reporter, issue=issue)),
+            Insert(IssueEvent).statement(events[1]),
+        )
+
+    assert len(queries) == 1
+    assert queries[0]["sql"].count("WITH") == 1
+    assert 'DO NOTHING) INSERT INTO "issues_issueevent"' in queries[0]["sql"]
+    assert sorted(IssueEvent.objects.filter(issue=issue).values_list("field", flat=True)) == [
+        "status",
+        "title",
+    ]
+    assert Watch.objects.filter(issue=issue, user=reporter).exists()
+
+
+def test_one_statement_runs_as_it_is_and_none_runs_nothing(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    watch = Insert(Watch, ignore_conflicts=True).statement(Watch(user=reporter, issue=issue))
+
+    with CaptureQueriesContext(connection) as queries:
+        execute_together(None, Insert(Watch).statement())
+        execute_together(watch)
+
+    assert [q["sql"].split(" ", 3)[:3] for q in queries] == [["INSERT", "INTO", '"issues_watch"']]
+    assert Watch.objects.filter(issue=issue, user=reporter).exists()
+
+
+def test_two_selects_are_refused():
+    notice = Statement("SELECT pg_notify(%s, %s)", ["together", "hello"])
+    with pytest.raises(ValueError, match="at most one SELECT"):
+        execute_together(notice, notice)
+
+
+def test_a_failing_clause_fails_the_whole_statement(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    twice = [Watch(user=reporter, issue=issue), Watch(user=reporter, issue=issue)]
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        execute_together(
+            Insert(IssueEvent).statement(
+                IssueEvent(issue=issue, actor=reporter, kind=EventKind.CREATED)
+            ),
+            Insert(Watch).statement(*twice),
+        )
+    assert not IssueEvent.objects.filter(issue=issue).exists()
+    assert not Watch.objects.exists()
+
+
+def test_each_combination_is_prepared_once_on_its_connection(reporter):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    before = prepared_statements()
+
+    for kind in (EventKind.FIELD_CHANGED, EventKind.IMPORTED, EventKind.CREATED):
+        execute_together(
+            Insert(IssueEvent).statement(IssueEvent(issue=issue, actor=reporter, kind=kind)),
+            Statement("SELECT pg_notify(%s, %s)", ["together", kind]),
+        )
+
+    (new,) = set(prepared_statements()) - set(before)
+    assert new.startswith('WITH w0 AS (INSERT INTO "issues_issueevent"') and "$1" in new
+    assert IssueEvent.objects.filter(issue=issue).count() == 3
