@@ -101,3 +101,15 @@ def screenshot(page, name: str) -> None:
     README shows copies in docs/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def on_htmx_get(page, record) -> None:
+    """record(request) for each GET htmx sends from the page (its refreshes)."""
+    page.on(
+        "request",
+        lambda request: (
+            record(request)
+            if request.method == "GET" and request.headers.get("hx-request")
+            else None
+        ),
+    )

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
+from e2e.conftest import on_htmx_get
 from issues import services
 from issues.models import Status
 from issues.tests.factories import IssueFactory
@@ -19,22 +20,10 @@ pytestmark = pytest.mark.e2e
 LIVE = 3_000  # ms: the budget is 1 s; allow for a loaded CI machine
 
 
-def _on_htmx_get(page, record) -> None:
-    """record(request) for each GET htmx sends from the page (its refreshes)."""
-    page.on(
-        "request",
-        lambda request: (
-            record(request)
-            if request.method == "GET" and request.headers.get("hx-request")
-            else None
-        ),
-    )
-
-
 def _list_refreshes(page) -> list[float]:
     """When each live refresh of the issue list was sent (htmx's GETs of it)."""
     sent = []
-    _on_htmx_get(
+    on_htmx_get(
         page,
         lambda request: (
             sent.append(time.monotonic())
@@ -229,7 +218,7 @@ def test_the_issue_page_reads_again_only_the_parts_a_change_touches(as_user, set
     page = as_user(maintainer)
     page.goto(f"/issues/{issue.number}/")
     read = []  # the last part of each path read: "timeline", "panel", ...
-    _on_htmx_get(
+    on_htmx_get(
         page, lambda request: read.append(request.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1])
     )
     other = UserFactory(role="MAINTAINER")

@@ -87,15 +87,21 @@ def sse_event(name: str, data: dict) -> str:
 
 def messages_for(payload: dict) -> str:
     """The SSE messages for one announcement, all carrying only ids: `issue`
-    (for lists), `issue-<number>` (for that issue's page: any change of it) and
+    (for lists: any change of any issue), `issue-<kind>` (for what only some
+    changes touch: the dashboard's reports count no comments or files),
+    `issue-<number>` (for that issue's page: any change of it) and
     `issue-<number>-<kind>` (for the parts of the page only some changes touch:
     a comment changes the timeline alone, so the page's header, panel and files
     need not be read again for it)."""
     public = {key: payload[key] for key in PUBLIC_KEYS}
     number = int(public["number"])  # an int: nothing odd can reach the event name
-    text = sse_event("issue", public) + sse_event(f"issue-{number}", public)
-    if public["kind"] in KINDS:  # a known word: nothing odd can reach the event name
-        text += sse_event(f"issue-{number}-{public['kind']}", public)
+    kind = public["kind"] if public["kind"] in KINDS else None  # a known word, or no event
+    text = sse_event("issue", public)
+    if kind:
+        text += sse_event(f"issue-{kind}", public)
+    text += sse_event(f"issue-{number}", public)
+    if kind:
+        text += sse_event(f"issue-{number}-{kind}", public)
     return text
 
 

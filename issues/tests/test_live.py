@@ -94,7 +94,12 @@ def drain(sub: Subscription) -> list[dict]:
 def test_messages_for_sends_the_list_s_the_page_s_and_the_kind_s_events_with_ids_only():
     payload = {"kind": "updated", "issue": "abc", "number": 42, "reporter": 7, "title": "x"}
     blocks = parse_sse(messages_for(payload))
-    assert [b["event"] for b in blocks] == ["issue", "issue-42", "issue-42-updated"]
+    assert [b["event"] for b in blocks] == [
+        "issue",
+        "issue-updated",
+        "issue-42",
+        "issue-42-updated",
+    ]
     for block in blocks:
         assert json.loads(block["data"]) == {"kind": "updated", "issue": "abc", "number": 42}
 
@@ -118,7 +123,12 @@ def test_fan_out_sends_each_user_only_what_they_may_see(
     sent = {email: drain(sub) for email, sub in subs.items()}
     assert sent[other_reporter.email] == []
     for email in (reporter.email, maintainer.email, admin_user.email):
-        assert [b["event"] for b in sent[email]] == ["issue", "issue-5", "issue-5-created"]
+        assert [b["event"] for b in sent[email]] == [
+            "issue",
+            "issue-created",
+            "issue-5",
+            "issue-5-created",
+        ]
         for block in sent[email]:
             data = json.loads(block["data"])
             assert "reporter" not in data
@@ -127,7 +137,7 @@ def test_fan_out_sends_each_user_only_what_they_may_see(
     hub.unsubscribe(subs[reporter.email])
     hub.dispatch(json.dumps(payload))
     assert drain(subs[reporter.email]) == []
-    assert len(drain(subs[maintainer.email])) == 3
+    assert len(drain(subs[maintainer.email])) == 4
 
 
 def test_new_stats_reach_only_those_who_see_every_issue(reporter, maintainer):
@@ -194,7 +204,11 @@ def notice(number: int, reporter: int) -> str:
 
 def events_of_notices(*numbers: int) -> list[str]:
     """The SSE events `notice(number, …)` comes as, for each number in turn."""
-    return [name for n in numbers for name in ("issue", f"issue-{n}", f"issue-{n}-updated")]
+    return [
+        name
+        for n in numbers
+        for name in ("issue", "issue-updated", f"issue-{n}", f"issue-{n}-updated")
+    ]
 
 
 def events(text: str) -> list[str]:
@@ -437,13 +451,15 @@ def test_streams_deliver_each_change_to_who_may_see_it(
     for stream in (m, r1):
         data, _ = stream.wait_for("issue", timeout=ARRIVES)
         assert data == public(issue, "created")
-        data, _ = stream.wait_for(f"issue-{issue.number}", timeout=ARRIVES)
-        assert data == public(issue, "created")
+        # The dashboard listens for this one (it counts issues, not comments).
+        assert stream.wait_for("issue-created", timeout=ARRIVES) == (data, [])
+        assert stream.wait_for(f"issue-{issue.number}", timeout=ARRIVES) == (data, [])
         assert stream.wait_for(f"issue-{issue.number}-created", timeout=ARRIVES) == (data, [])
 
     services.add_comment(actor=maintainer, issue=issue, body="Fetching the extinguisher.")
     for stream in (m, r1):
-        assert stream.wait_for(f"issue-{issue.number}", timeout=ARRIVES)[0]["kind"] == "commented"
+        assert stream.wait_for("issue-commented", timeout=ARRIVES)[0]["kind"] == "commented"
+        assert stream.wait_for(f"issue-{issue.number}", timeout=ARRIVES)[1] == []
         # Only the timeline listens for this one (not the header, panel, files).
         assert stream.wait_for(f"issue-{issue.number}-commented", timeout=ARRIVES)[1] == []
 
@@ -453,6 +469,7 @@ def test_streams_deliver_each_change_to_who_may_see_it(
     data, before = r2.wait_for("issue", timeout=ARRIVES)
     assert data == public(own, "created")
     assert before == []
+    assert r2.wait_for("issue-created", timeout=ARRIVES) == (public(own, "created"), [])
     assert r2.wait_for(f"issue-{own.number}", timeout=ARRIVES) == (public(own, "created"), [])
     assert r2.wait_for(f"issue-{own.number}-created", timeout=ARRIVES)[1] == []
     assert m.wait_for(f"issue-{own.number}", timeout=ARRIVES)[0] == public(own, "created")
