@@ -260,7 +260,9 @@ def test_the_content_refreshes_live_with_the_current_query(maintainer):
         "hx-get": f"{DASHBOARD}?since=2025-03-01&until=2025-03-31",
         "data-live-delay": "2000",  # paced by tracker.js: 2 s after a notice,
         "data-live-every": "10000",  # then at most every 10 s
-        "hx-trigger": "sse:issue, sse:stats, sse:resync",
+        # Issues created, changed or deleted; not comments or files (uncounted).
+        "hx-trigger": "sse:issue-created, sse:issue-updated, sse:issue-deleted, sse:stats, "
+        "sse:resync",
         "hx-target": "#dashboard",
         "hx-select": "#dashboard",
         "hx-swap": "outerHTML",
