@@ -95,14 +95,12 @@ def messages_for(payload: dict) -> str:
     need not be read again for it)."""
     public = {key: payload[key] for key in PUBLIC_KEYS}
     number = int(public["number"])  # an int: nothing odd can reach the event name
-    kind = public["kind"] if public["kind"] in KINDS else None  # a known word, or no event
-    text = sse_event("issue", public)
-    if kind:
-        text += sse_event(f"issue-{kind}", public)
-    text += sse_event(f"issue-{number}", public)
-    if kind:
-        text += sse_event(f"issue-{number}-{kind}", public)
-    return text
+    kind = public["kind"]
+    if kind in KINDS:  # a known word: nothing odd can reach the event name
+        names = ("issue", f"issue-{kind}", f"issue-{number}", f"issue-{number}-{kind}")
+    else:
+        names = ("issue", f"issue-{number}")
+    return "".join(sse_event(name, public) for name in names)
 
 
 # "You may have missed something; re-fetch what you show." Lists hear it as

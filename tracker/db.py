@@ -60,11 +60,10 @@ def execute_together(*statements: Statement | None, using: str = "default") -> N
         raise ValueError("execute_together() runs at most one SELECT")
     main = reads[0] if reads else statements[-1]
     clauses = [statement for statement in statements if statement is not main]
-    sql, params = main.sql, list(main.params)
+    sql = main.sql
     if clauses:
-        with_ = ", ".join(f"w{i} AS ({clause.sql})" for i, clause in enumerate(clauses))
-        sql = f"WITH {with_} {sql}"
-        params = [param for clause in clauses for param in clause.params] + params
+        sql = f"WITH {', '.join(f'w{i} AS ({c.sql})' for i, c in enumerate(clauses))} {sql}"
+    params = [param for statement in (*clauses, main) for param in statement.params]
     with preparing_cursor(connections[using]) as cursor:
         cursor.execute(sql, params)
 
@@ -326,7 +325,7 @@ class Insert:
             for obj in objs
             for field in self.fields
         ]
-        key = (len(objs), returning)
+        key = (len(objs), returning and bool(self.returning))  # one SQL text, one key
         return Statement(self._sql.get(key) or self._write(key, connection), params)
 
     def _write(self, key: tuple[int, bool], connection) -> str:
@@ -338,7 +337,7 @@ class Insert:
         sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * count)}"  # noqa: S608 - the model's own names
         if self.ignore_conflicts:
             sql += " ON CONFLICT DO NOTHING"
-        if returning and self.returning:
+        if returning:
             sql += f" RETURNING {', '.join(quote(field.column) for field in self.returning)}"
         self._sql[key] = sql
         return sql
