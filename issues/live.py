@@ -28,6 +28,19 @@ def notice(kind: str, issue) -> Statement:
     return _notice(_payload(kind, issue))
 
 
+def notice_of_new(kind: str, issue, clause: str) -> Statement:
+    """notice() of an issue written by the same statement, in its WITH clause
+    `clause` (tracker.db.Insert.statement(name=...)): its number is known only
+    there, so the payload takes it from there. A WITH clause named "notice",
+    which that statement's SELECT must read for it to run."""
+    return Statement(
+        f"SELECT pg_notify(%s, jsonb_set(%s::jsonb, '{{number}}', to_jsonb({clause}.number))::text)"  # noqa: S608 - a clause's name, not input
+        f" FROM {clause}",
+        [CHANNEL, json.dumps({**_payload(kind, issue), "number": None})],
+        name="notice",
+    )
+
+
 def announce_many(kind: str, issues) -> None:
     """announce(kind, issue) for each issue, in one statement (a bulk change of
     500 issues is one round trip, not 500)."""

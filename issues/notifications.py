@@ -85,14 +85,33 @@ def pending(events: Iterable[IssueEvent]) -> Statement | None:
     """schedule()'s statement, for a service that runs it together with its
     other after-effects (tracker.db.execute_together); None if the events
     concern no one, or if they are gathered (collected())."""
-    refs = [[event.pk, str(event.issue_id)] for event in events if _may_notify(event)]
-    if not refs:
+    events = _gathered_or_notifying(events)
+    return _pending_row(_refs(events)) if events else None
+
+
+def pending_of_new(event: IssueEvent, clause: str) -> Statement | None:
+    """pending([event]) for an event written by the same statement as this
+    row, in its WITH clause `clause` (tracker.db.Insert.statement(name=...)):
+    its id is known only there, so the row reads it from there."""
+    if not _gathered_or_notifying([event]):
         return None
+    meta = PendingMail._meta
+    return Statement(
+        f"INSERT INTO {meta.db_table} (refs, request_id)"  # noqa: S608 - the model's own names
+        f" SELECT jsonb_build_array(jsonb_build_array({clause}.id, %s::text)), %s FROM {clause}",
+        [str(event.issue_id), log_context.current_request_id() or ""],
+    )
+
+
+def _gathered_or_notifying(events: Iterable[IssueEvent]) -> list[IssueEvent]:
+    """The events that may concern someone, unless collected() gathers them
+    (then none: the gathering writes them, once their ids are known)."""
+    events = [event for event in events if _may_notify(event)]
     gathering = getattr(_local, "collected", None)
-    if gathering is not None:
-        gathering.extend(refs)
-        return None
-    return _pending_row(refs)
+    if gathering is None:
+        return events
+    gathering.extend(events)
+    return []
 
 
 @contextmanager
@@ -103,13 +122,17 @@ def collected() -> Iterator[None]:
     if getattr(_local, "collected", None) is not None:  # nested: the outer one sends
         yield
         return
-    _local.collected = refs = []
+    _local.collected = events = []
     try:
         yield
     finally:
         _local.collected = None
-    if refs:
-        execute_together(_pending_row(refs))
+    if events:
+        execute_together(_pending_row(_refs(events)))
+
+
+def _refs(events: list[IssueEvent]) -> list[list]:
+    return [[event.pk, str(event.issue_id)] for event in events]
 
 
 def _may_notify(event: IssueEvent) -> bool:

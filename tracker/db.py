@@ -33,39 +33,47 @@ def one(queryset: QuerySet):
 
 
 class Statement(NamedTuple):
-    """A write's SQL and its parameters, for execute_together()."""
+    """A write's SQL and its parameters, for execute_together(). A `name` is
+    the WITH clause's name there, for the statements after it (or the main
+    one) to read what it returns."""
 
     sql: str
     params: list
+    name: str = ""
 
 
-def execute_together(*statements: Statement | None, using: str = "default") -> None:
-    """Run these result-free statements as one, each but the main one a WITH
-    clause of it (PostgreSQL runs every data-modifying WITH clause): one round
-    trip instead of one each. A statement cost the web worker about 85 us and
-    the database about 45 us on top of its own work, which for a small INSERT
-    is nearly all of it (2026-12-07): a create's after-effects (its label links,
-    watches, pending mail and live notice) were four of its eleven statements.
+def execute_together(*statements: Statement | None, using: str = "default") -> tuple | None:
+    """Run these statements as one, each but the main one a WITH clause of it
+    (PostgreSQL runs every data-modifying WITH clause): one round trip instead
+    of one each. A statement cost the web worker about 85 us and the database
+    about 45 us on top of its own work, which for a small INSERT is nearly all
+    of it (2026-12-07): a create wrote eleven statements, now one
+    (issues.services.issues.create_issue).
 
-    None of them may need another's rows: all see the database as it was
-    before, as the clauses of one statement do. A SELECT (a pg_notify) is the
-    main statement, as a WITH clause nobody reads would not run; at most one.
-    The combined SQL is prepared once per connection like any other
-    (preparing_cursor), one for each combination that occurs."""
+    The clauses all see the database as it was before the statement, as the
+    clauses of one statement do: one that needs another's rows reads what that
+    one returns, by its name (FROM name), which also has it run first. An
+    unnamed SELECT (a pg_notify) is the main statement, at most one: a WITH
+    clause nobody reads would not run, so a named SELECT must be read by the
+    main statement. Its row is returned (None without a SELECT). The combined
+    SQL is prepared once per connection like any other (preparing_cursor), one
+    for each combination that occurs."""
     statements = [statement for statement in statements if statement is not None]
     if not statements:
-        return
-    reads = [statement for statement in statements if statement.sql.startswith("SELECT")]
+        return None
+    reads = [s for s in statements if s.sql.startswith("SELECT") and not s.name]
     if len(reads) > 1:
-        raise ValueError("execute_together() runs at most one SELECT")
+        raise ValueError("execute_together() runs at most one unnamed SELECT")
     main = reads[0] if reads else statements[-1]
     clauses = [statement for statement in statements if statement is not main]
     sql = main.sql
     if clauses:
-        sql = f"WITH {', '.join(f'w{i} AS ({c.sql})' for i, c in enumerate(clauses))} {sql}"
+        named = (f"{c.name or f'w{i}'} AS ({c.sql})" for i, c in enumerate(clauses))
+        sql = f"WITH {', '.join(named)} {sql}"
     params = [param for statement in (*clauses, main) for param in statement.params]
     with preparing_cursor(connections[using]) as cursor:
         cursor.execute(sql, params)
+        return cursor.fetchone() if reads else None
 
 
 class Prepared:
@@ -295,19 +303,28 @@ class Insert:
     def __call__(self, *objs: Model, using: str = "default") -> None:
         if not objs:
             return
-        sql, params = self._statement(objs, using, returning=True)
+        sql, params, _ = self._statement(objs, using, returning=True)
         with preparing_cursor(connections[using]) as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall() if self.returning else [()] * len(objs)
         for obj, row in zip(objs, rows, strict=True):
-            for field, value in zip(self.returning, row, strict=True):
-                setattr(obj, field.attname, value)
-            obj._state.adding, obj._state.db = False, using
+            self.stored(obj, row, using=using)
 
-    def statement(self, *objs: Model, using: str = "default") -> Statement | None:
-        """The INSERT of these rows without running it, for execute_together():
-        it returns nothing, so the instances get no key or defaults from it."""
-        return self._statement(objs, using, returning=False) if objs else None
+    def statement(self, *objs: Model, name: str = "", using: str = "default") -> Statement | None:
+        """The INSERT of these rows without running it, for execute_together().
+        It returns nothing, so the instances get no key or defaults from it;
+        with a `name`, it returns what the database gave the rows (RETURNING),
+        for the statements after it to read by that name (see stored())."""
+        if not objs:
+            return None
+        return self._statement(objs, using, returning=bool(name))._replace(name=name)
+
+    def stored(self, obj: Model, returned: Sequence, *, using: str = "default") -> None:
+        """Mark `obj` as stored, with what the database returned for it (its
+        key, its defaults: the model's `returning` fields, in their order)."""
+        for field, value in zip(self.returning, returned, strict=True):
+            setattr(obj, field.attname, value)
+        obj._state.adding, obj._state.db = False, using
 
     def _statement(self, objs, using: str, returning: bool) -> Statement:
         if pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):
@@ -358,7 +375,7 @@ class Update:
         self._sql: dict[tuple[str, ...], str] = {}
 
     def __call__(self, values: Mapping[str, Any], *where: Any, using: str = "default") -> int:
-        sql, params = self.statement(values, *where, using=using)
+        sql, params, _ = self.statement(values, *where, using=using)
         with preparing_cursor(connections[using]) as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount

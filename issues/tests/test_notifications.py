@@ -382,6 +382,22 @@ def test_collected_gathers_many_service_calls_into_one_row(
     assert "Updates on 2 issues" in mail.outbox[0].subject
 
 
+def test_collected_gathers_new_issues_with_the_ids_their_events_got(
+    committed, pending, maintainer, maintainer2
+):
+    """A create writes its event and its mail in one statement, the event's id
+    known only to the database there: gathered, the row is written after, with
+    the ids the events got."""
+    with committed(), notifications.collected():
+        first = services.create_issue(actor=maintainer, title="One", assignee=maintainer2)
+        second = services.create_issue(actor=maintainer, title="Two", assignee=maintainer2)
+
+    events = [IssueEvent.objects.get(issue=issue) for issue in (first, second)]
+    assert pending == [[[event.pk, str(event.issue_id)] for event in events]]
+    assert len(mail.outbox) == 1
+    assert "Updates on 2 issues" in mail.outbox[0].subject
+
+
 def test_the_task_takes_ids_and_skips_events_that_are_gone_or_do_not_match(
     issue, maintainer, reporter
 ):

@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
@@ -22,9 +23,12 @@ from issues.models import (
     EventKind,
     Issue,
     IssueEvent,
+    IssueLabel,
     Label,
+    PendingMail,
     Severity,
     Status,
+    Watch,
 )
 from issues.services import issues as issue_services
 from issues.tests.factories import CommentFactory, IssueFactory, LabelFactory
@@ -139,6 +143,53 @@ def test_maintainer_creates_a_triaged_assigned_labelled_issue(maintainer, labels
     assert event.kind == EventKind.CREATED
     assert event.data["labels"] == ["bug", "docs"]
     assert event.data["status"] == "TRIAGED"
+
+
+def test_a_create_writes_in_one_statement_and_answers_what_the_database_gave(maintainer, labels):
+    """The issue, its event, labels, watches, mail and live notice: one
+    statement, so no transaction (nor savepoint) of its own; the number and the
+    event's id come back from it."""
+    with CaptureQueriesContext(connection) as queries:
+        issue = services.create_issue(
+            actor=maintainer,
+            title="Crash",
+            status=Status.DONE,
+            assignee=maintainer,
+            labels=["docs", "bug"],
+        )
+
+    writes = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SELECT")]
+    assert len(writes) == 1 and writes[0].startswith("WITH issue AS (INSERT")
+    stored = Issue.objects.get(pk=issue.pk)
+    assert (issue.number, issue._state.adding) == (stored.number, False)
+    assert issue.label_names == ["bug", "docs"]
+    # The links, written after the issue, copied its status (migration 0010).
+    links = IssueLabel.objects.filter(issue=issue)
+    assert sorted(links.values_list("status", flat=True)) == [Status.DONE, Status.DONE]
+    assert list(Watch.objects.filter(issue=issue).values_list("user", flat=True)) == [maintainer.pk]
+    event = stored.events.get()
+    assert PendingMail.objects.get().refs == [[event.pk, str(issue.pk)]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_that_fails_leaves_nothing(maintainer, labels, monkeypatch):
+    """One statement, atomic without a transaction of its own: a label deleted
+    between the create's lookup and its write fails it all (the link's foreign
+    key), the issue and its event included."""
+    looked_up = issue_services.clean_fields
+
+    def label_deleted_meanwhile(fields):
+        cleaned = looked_up(fields)
+        Label.objects.filter(name="bug").delete()
+        return cleaned
+
+    monkeypatch.setattr(issue_services, "clean_fields", label_deleted_meanwhile)
+    with pytest.raises(IntegrityError):
+        services.create_issue(actor=maintainer, title="Lost", assignee=maintainer, labels=["bug"])
+
+    assert not Issue.objects.filter(title="Lost").exists()
+    assert not IssueEvent.objects.filter(data__title="Lost").exists()
+    assert not Watch.objects.exists() and not PendingMail.objects.exists()
 
 
 def test_creating_an_issue_as_done_stamps_resolved_at(admin_user):

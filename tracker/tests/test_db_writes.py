@@ -300,9 +300,59 @@ def test_one_statement_runs_as_it_is_and_none_runs_nothing(reporter):
     assert Watch.objects.filter(issue=issue, user=reporter).exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_named_clause_returns_its_rows_to_the_clauses_that_read_it(reporter):
+    """Insert.statement(name=...) returns what the database gave the row, for
+    the later clauses and the main SELECT to read by that name; the main
+    SELECT's row is execute_together()'s answer, and the instance is marked
+    stored with it."""
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    event = IssueEvent(issue=issue, actor=reporter, kind=EventKind.CREATED)
+    written = Insert(IssueEvent)
+    copy = Statement(
+        "INSERT INTO issues_issueevent (issue_id, kind, field, data, created_at)"
+        " SELECT %s, 'IMPORTED', id::text, '{}', now() FROM first",
+        [issue.pk],
+    )
+
+    def run():
+        with transaction.atomic():
+            row = execute_together(
+                written.statement(event, name="first"),
+                copy,
+                Statement("SELECT pg_notify(%s, id::text) FROM first", ["together"], name="heard"),
+                Statement("SELECT first.id, 'read' FROM first, heard", []),
+            )
+        written.stored(event, row[:1])
+        return row
+
+    heard = notices_heard(run)
+    assert event.pk is not None and not event._state.adding
+    assert heard == [("together", str(event.pk))]
+    copied = IssueEvent.objects.get(issue=issue, kind=EventKind.IMPORTED)
+    assert copied.field == str(event.pk)  # the id the first clause returned
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_named_select_nobody_reads_does_not_run(reporter):
+    """A SELECT clause runs only if read: an unread one is no error but sends
+    nothing (why create's SELECT reads live.notice_of_new's clause)."""
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+
+    def run():
+        with transaction.atomic():
+            return execute_together(
+                Statement("SELECT pg_notify(%s, %s)", ["together", "unread"], name="unread"),
+                Insert(Watch).statement(Watch(user=reporter, issue=issue)),
+            )
+
+    assert notices_heard(run) == []
+    assert Watch.objects.filter(issue=issue).exists()
+
+
 def test_two_selects_are_refused():
     notice = Statement("SELECT pg_notify(%s, %s)", ["together", "hello"])
-    with pytest.raises(ValueError, match="at most one SELECT"):
+    with pytest.raises(ValueError, match="at most one unnamed SELECT"):
         execute_together(notice, notice)
 
 
