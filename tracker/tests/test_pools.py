@@ -70,6 +70,21 @@ def test_the_asgi_server_shares_a_pool_of_database_connections():
     assert settings_in_a_fresh_process(env) == "60 None True"
 
 
+def test_the_asgi_server_leaves_what_it_loaded_at_startup_out_of_collections():
+    """gc.freeze() at the end of tracker.asgi: Django's and the apps' objects
+    (about 85,000) are not walked again by every full collection."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import gc, tracker.asgi; print(gc.get_freeze_count())"],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert int(result.stdout) > 20_000
+
+
 @pytest.mark.django_db
 def test_the_test_suite_itself_runs_without_the_pool():
     assert connection.pool is None
