@@ -25,26 +25,26 @@ def announce(kind: str, issue) -> None:
 def notice(kind: str, issue) -> Statement:
     """announce()'s statement, for a service that runs it together with its
     other after-effects (tracker.db.execute_together)."""
-    return _notice(_payload(kind, issue))
+    return _notice(_payload(kind, issue, issue.number))
 
 
-def notice_of_new(kind: str, issue, clause: str) -> Statement:
+def notice_of_new(kind: str, issue, clause: str, *, name: str) -> Statement:
     """notice() of an issue written by the same statement, in its WITH clause
     `clause` (tracker.db.Insert.statement(name=...)): its number is known only
-    there, so the payload takes it from there. A WITH clause named "notice",
-    which that statement's SELECT must read for it to run."""
+    there, so the payload takes it from there. A WITH clause `name`, which
+    that statement's SELECT must read for it to run."""
     return Statement(
         f"SELECT pg_notify(%s, jsonb_set(%s::jsonb, '{{number}}', to_jsonb({clause}.number))::text)"  # noqa: S608 - a clause's name, not input
         f" FROM {clause}",
-        [CHANNEL, json.dumps({**_payload(kind, issue), "number": None})],
-        name="notice",
+        [CHANNEL, json.dumps(_payload(kind, issue, None))],
+        name=name,
     )
 
 
 def announce_many(kind: str, issues) -> None:
     """announce(kind, issue) for each issue, in one statement (a bulk change of
     500 issues is one round trip, not 500)."""
-    payloads = [json.dumps(_payload(kind, issue)) for issue in issues]
+    payloads = [json.dumps(_payload(kind, issue, issue.number)) for issue in issues]
     if not payloads:
         return
     with connection.cursor() as cursor:
@@ -54,11 +54,11 @@ def announce_many(kind: str, issues) -> None:
         )
 
 
-def _payload(kind: str, issue) -> dict:
+def _payload(kind: str, issue, number: int | None) -> dict:
     return {
         "kind": kind,
         "issue": str(issue.pk),
-        "number": issue.number,
+        "number": number,
         "reporter": issue.reporter_id,
     }
 

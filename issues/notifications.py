@@ -99,7 +99,7 @@ def pending_of_new(event: IssueEvent, clause: str) -> Statement | None:
     return Statement(
         f"INSERT INTO {meta.db_table} (refs, request_id)"  # noqa: S608 - the model's own names
         f" SELECT jsonb_build_array(jsonb_build_array({clause}.id, %s::text)), %s FROM {clause}",
-        [str(event.issue_id), log_context.current_request_id() or ""],
+        [str(event.issue_id), _request_id()],
     )
 
 
@@ -153,9 +153,12 @@ def _may_notify(event: IssueEvent) -> bool:
 def _pending_row(refs: list) -> Statement:
     """One PendingMail row, written by an INSERT prepared once per connection
     (tracker.db.Insert): every create, status change and comment writes one."""
-    return _insert_pending.statement(
-        PendingMail(refs=refs, request_id=log_context.current_request_id() or "")
-    )
+    return _insert_pending.statement(PendingMail(refs=refs, request_id=_request_id()))
+
+
+def _request_id() -> str:
+    """The request a PendingMail row names, for the admin's list of pending mail."""
+    return log_context.current_request_id() or ""
 
 
 _insert_pending = Insert(PendingMail)

@@ -96,7 +96,7 @@ def create_issue(
         _new_links(issue, label_objs),
         watches(issue, issue.reporter, issue.assignee),
         notifications.pending_of_new(event, "event"),
-        live.notice_of_new("created", issue, "issue"),
+        live.notice_of_new("created", issue, "issue", name="notice"),
         Statement("SELECT issue.number, event.id FROM issue, event, notice", []),
     )
     _insert_issue.stored(issue, [number])
