@@ -1,7 +1,7 @@
 """Django's ASGI handler, with a request's synchronous work done in one thread hop.
 
 Every view here but the live stream is synchronous, and so is most middleware
-(WhiteNoise's, django-prometheus'; Django's own runs `process_request` and
+(WhiteNoise's, the metrics'; Django's own runs `process_request` and
 `process_response` through `sync_to_async` in async mode). Django's handler
 builds the chain for async, so a request crossed between the event loop and a
 thread a dozen times, each crossing a wait for the GIL (profiled under load:

@@ -19,7 +19,7 @@ from tracker import log_context
 logger = logging.getLogger("tracker.request")
 
 HEADER = "X-Request-ID"
-UNNAMED_VIEW = "<unnamed view>"  # django-prometheus' label for unresolved paths
+UNNAMED_VIEW = "<unnamed view>"  # the label of paths that resolve to no view
 
 
 def view_name(request) -> str:

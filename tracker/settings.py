@@ -43,8 +43,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: binds the request id before anything logs, and times the whole stack.
     "tracker.request_log.RequestLogMiddleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "tracker.metrics.db_queries.QueryCountMiddleware",
+    # The time through the stack and the SQL statements per request.
+    "tracker.metrics.http.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,7 +61,7 @@ MIDDLEWARE = [
     # into the lockout page.
     "axes.middleware.AxesMiddleware",
     # Last: per-view request counts and latency (the view's own time).
-    "tracker.metrics.http.PrometheusAfterMiddleware",
+    "tracker.metrics.http.ViewMetricsMiddleware",
 ]
 
 ROOT_URLCONF = "tracker.urls"

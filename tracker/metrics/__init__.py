@@ -1,4 +1,4 @@
-"""Prometheus metrics at /metrics: what django-prometheus counts per request and
-view, SQL statements counted by an execute wrapper, and gauges computed when
+"""Prometheus metrics at /metrics: requests, responses and latency per view
+(http), SQL statements counted by an execute wrapper, and gauges computed when
 Prometheus scrapes (open issues, Celery queue lengths). See README "Metrics and
 logs"."""

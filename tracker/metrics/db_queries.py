@@ -5,18 +5,17 @@ Django's PostgreSQL wrapper that swaps psycopg's cursor class; that has broken
 with psycopg 3 before (2.3.0 was yanked) and depends on backend internals. An
 execute wrapper is public Django API: `count_query` is put on every connection
 when it is opened (the `connection_created` signal, which a CONN_HEALTH_CHECKS
-reconnect sends again, hence the membership test), and the middleware
-attributes the statements of one request to its view.
+reconnect sends again, hence the membership test), and `tally()` counts the
+statements of one request for tracker.metrics.http, which observes them per
+view.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from prometheus_client import Counter, Histogram
-
-from tracker.request_log import view_name
 
 QUERIES = Counter(
     "tracker_db_queries",
@@ -58,37 +57,14 @@ def install(sender=None, connection=None, **kwargs) -> None:
         connection.execute_wrappers.insert(0, count_query)
 
 
-class QueryCountMiddleware:
-    """Observes REQUEST_QUERIES per request. Statements a streaming response
-    runs while it is read (CSV export) count in QUERIES only."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
-        tally = _Tally()
-        token = _tally.set(tally)
-        try:
-            response = self.get_response(request)
-        finally:
-            _tally.reset(token)
-        REQUEST_QUERIES.labels(view_name(request)).observe(tally.count)
-        return response
-
-    async def _acall(self, request):
-        tally = _Tally()
-        token = _tally.set(tally)
-        try:
-            response = await self.get_response(request)
-        finally:
-            _tally.reset(token)
-        REQUEST_QUERIES.labels(view_name(request)).observe(tally.count)
-        return response
+@contextmanager
+def tally():
+    """The statements run until the block ends (by this context and the
+    threads it hands work to), in `.count`. Statements a streaming response
+    runs while it is read (the CSV export) count in QUERIES only."""
+    counted = _Tally()
+    token = _tally.set(counted)
+    try:
+        yield counted
+    finally:
+        _tally.reset(token)
