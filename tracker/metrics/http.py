@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from prometheus_client import Counter, Histogram
 
 from tracker.metrics import db_queries
@@ -67,40 +68,71 @@ def method_label(request) -> str:
     return request.method if request.method in HTTP_METHODS else INVALID_METHOD
 
 
-class RequestMetricsMiddleware:
-    """Near the top of MIDDLEWARE: the time through (nearly) all middleware, and
-    the SQL statements the request ran until its response was returned.
-    Synchronous, as the whole chain is (tracker.asgi_handler)."""
+class _EitherMode:
+    """Middleware that runs in the mode of the chain around it, synchronous (as
+    tracker.asgi_handler builds it) or asynchronous (Django's own ASGI handler),
+    without a thread hop of its own."""
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+
+class RequestMetricsMiddleware(_EitherMode):
+    """Near the top of MIDDLEWARE: the time through (nearly) all middleware, and
+    the SQL statements the request ran until its response was returned."""
 
     def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
         started = time.perf_counter()
         with db_queries.tally() as statements:
             response = self.get_response(request)
-        db_queries.REQUEST_QUERIES.labels(view_name(request)).observe(statements.count)
-        LATENCY_INCLUDING_MIDDLEWARES.observe(time.perf_counter() - started)
+        self._observe(request, started, statements.count)
         return response
 
+    async def _acall(self, request):
+        started = time.perf_counter()
+        with db_queries.tally() as statements:
+            response = await self.get_response(request)
+        self._observe(request, started, statements.count)
+        return response
 
-class ViewMetricsMiddleware:
+    def _observe(self, request, started: float, statements: int) -> None:
+        db_queries.REQUEST_QUERIES.labels(view_name(request)).observe(statements)
+        LATENCY_INCLUDING_MIDDLEWARES.observe(time.perf_counter() - started)
+
+
+class ViewMetricsMiddleware(_EitherMode):
     """Last in MIDDLEWARE: requests and responses per view, and the view's own
     time (from after the other middleware's request phase until the response is
     returned: a streamed body is not included)."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
     def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
         started = time.perf_counter()
         response = self.get_response(request)
+        self._observe(request, response, started)
+        return response
+
+    async def _acall(self, request):
+        started = time.perf_counter()
+        response = await self.get_response(request)
+        self._observe(request, response, started)
+        return response
+
+    def _observe(self, request, response, started: float) -> None:
         seconds = time.perf_counter() - started
         view, method = view_name(request), method_label(request)
         REQUESTS.labels(view, request.scheme, method).inc()
         RESPONSES.labels(str(response.status_code), view, method).inc()
         LATENCY.labels(view, method).observe(seconds)
-        return response
 
     def process_exception(self, request, exception):
         EXCEPTIONS_BY_TYPE.labels(type(exception).__name__).inc()

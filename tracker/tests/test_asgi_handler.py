@@ -116,7 +116,9 @@ def test_django_s_own_handler_crosses_many_times(issue, token_headers, hops):
     status, _ = run_async(partial(asgi_get, ASGIHandler(), path, token_headers))
 
     assert status == 200
-    assert len(hops) > 10, hops
+    # The signals, Django's own middleware in turn (process_request, process_view,
+    # process_response each a hop), the view, rendering, close().
+    assert len(hops) >= 8, hops
 
 
 def test_errors_are_answered_as_by_django_s_handler(token_headers):
