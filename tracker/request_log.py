@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import time
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils.functional import SimpleLazyObject, empty
 
 from tracker import log_context
+from tracker.either_mode import EitherModeMiddleware
 
 logger = logging.getLogger("tracker.request")
 
@@ -45,16 +45,7 @@ def user_id(request) -> int | None:
     return user.pk
 
 
-class RequestLogMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
+class RequestLogMiddleware(EitherModeMiddleware):
     def __call__(self, request):
         if self.is_async:
             return self._acall(request)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import time
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from prometheus_client import Counter, Histogram
 
+from tracker.either_mode import EitherModeMiddleware
 from tracker.metrics import db_queries
 from tracker.request_log import view_name
 
@@ -68,22 +68,7 @@ def method_label(request) -> str:
     return request.method if request.method in HTTP_METHODS else INVALID_METHOD
 
 
-class _EitherMode:
-    """Middleware that runs in the mode of the chain around it, synchronous (as
-    tracker.asgi_handler builds it) or asynchronous (Django's own ASGI handler),
-    without a thread hop of its own."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-
-class RequestMetricsMiddleware(_EitherMode):
+class RequestMetricsMiddleware(EitherModeMiddleware):
     """Near the top of MIDDLEWARE: the time through (nearly) all middleware, and
     the SQL statements the request ran until its response was returned."""
 
@@ -108,7 +93,7 @@ class RequestMetricsMiddleware(_EitherMode):
         LATENCY_INCLUDING_MIDDLEWARES.observe(time.perf_counter() - started)
 
 
-class ViewMetricsMiddleware(_EitherMode):
+class ViewMetricsMiddleware(EitherModeMiddleware):
     """Last in MIDDLEWARE: requests and responses per view, and the view's own
     time (from after the other middleware's request phase until the response is
     returned: a streamed body is not included)."""

@@ -128,43 +128,31 @@ def boom(request):
 urlpatterns = [path("boom/", boom, name="boom")]
 
 
+def boom_samples() -> dict[str, float]:
+    """What a request to `boom` moves, by what it measures."""
+    labels = {"view": "boom", "method": "GET"}
+    samples = {
+        "type": ("django_http_exceptions_total_by_type_total", {"type": "KeyError"}),
+        "view": ("django_http_exceptions_total_by_view_total", {"view": "boom"}),
+        "latency": ("django_http_requests_latency_seconds_by_view_method_count", labels),
+        "500": (
+            "django_http_responses_total_by_status_view_method_total",
+            {"status": "500", **labels},
+        ),
+    }
+    return {key: REGISTRY.get_sample_value(*sample) or 0 for key, sample in samples.items()}
+
+
 @pytest.mark.django_db
 @override_settings(ROOT_URLCONF=__name__)
 def test_an_exception_in_a_view_is_counted_by_type_and_view_and_still_timed():
     client = Client(raise_request_exception=False)
-    labels = {"view": "boom", "method": "GET"}
-    before = {
-        "type": REGISTRY.get_sample_value(
-            "django_http_exceptions_total_by_type_total", {"type": "KeyError"}
-        ),
-        "view": REGISTRY.get_sample_value(
-            "django_http_exceptions_total_by_view_total", {"view": "boom"}
-        ),
-        "latency": REGISTRY.get_sample_value(
-            "django_http_requests_latency_seconds_by_view_method_count", labels
-        ),
-        "500": REGISTRY.get_sample_value(
-            "django_http_responses_total_by_status_view_method_total", {"status": "500", **labels}
-        ),
-    }
+    before = boom_samples()
 
     assert client.get("/boom/").status_code == 500
 
-    after = {
-        "type": REGISTRY.get_sample_value(
-            "django_http_exceptions_total_by_type_total", {"type": "KeyError"}
-        ),
-        "view": REGISTRY.get_sample_value(
-            "django_http_exceptions_total_by_view_total", {"view": "boom"}
-        ),
-        "latency": REGISTRY.get_sample_value(
-            "django_http_requests_latency_seconds_by_view_method_count", labels
-        ),
-        "500": REGISTRY.get_sample_value(
-            "django_http_responses_total_by_status_view_method_total", {"status": "500", **labels}
-        ),
-    }
-    assert {key: after[key] - (before[key] or 0) for key in after} == {
+    after = boom_samples()
+    assert {key: after[key] - before[key] for key in after} == {
         "type": 1,
         "view": 1,
         "latency": 1,  # once, not once for the exception and again for the response
