@@ -8,7 +8,8 @@ response body sizes, streaming, AJAX...), each a locked write to a
 memory-mapped file when several processes share the metrics, and nothing read
 most of them: they were 11 % of the instructions of an API issue detail
 (callgrind, in process: 4.13 M a request with them, 3.66 M without). Here a
-request updates two counters and two histograms.
+request updates two counters and two latency histograms, besides the
+statements-per-request histogram it always had.
 
 Method labels outside the HTTP methods read "<invalid method>", and paths that
 resolve to no view "<unnamed view>", so a scanner cannot grow the number of
@@ -26,10 +27,13 @@ from tracker.either_mode import EitherModeMiddleware
 from tracker.metrics import db_queries
 from tracker.request_log import view_name
 
+# django-prometheus' default buckets, so that dashboards built on them still work.
+# fmt: off
 LATENCY_BUCKETS = (
-    *(0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75),
-    *(1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0, float("inf")),
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
+    1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0, float("inf"),
 )
+# fmt: on
 HTTP_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PATCH"}
 )

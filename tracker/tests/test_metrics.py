@@ -100,7 +100,7 @@ def test_only_the_http_families_we_document_are_exposed(client):
     workers): the undocumented ones django-prometheus kept cost 11 % of an API
     request and told nobody anything."""
     client.get(HEALTH)
-    client.post(HEALTH, b"x", content_type="text/plain")
+    client.post(HEALTH, b"x", content_type="text/plain")  # a body, whose size is not observed
 
     text = client.get(METRICS).content.decode()
     # The text format shows a counter's or histogram's creation time as a family
