@@ -57,10 +57,10 @@ def _ms(value) -> str:
 
 
 def _cpu_text(item: dict) -> str:
-    web, db = item.get("worker_cpu_ms"), item.get("db_cpu_ms")
-    if web is None:
+    parts = [item.get(key) for key in ("worker_cpu_ms", "db_cpu_ms", "driver_cpu_ms")]
+    if parts[0] is None:
         return "–"
-    return f"{web:.2f}" if db is None else f"{web:.2f} + {db:.2f}"
+    return " + ".join(f"{part:.2f}" for part in parts if part is not None)
 
 
 def _baseline_text(baseline: dict | None) -> str:
@@ -81,7 +81,7 @@ def _baseline_text(baseline: dict | None) -> str:
 def markdown(results: dict) -> str:
     lines = [
         "| path | p50 ms | p95 ms | p99 ms | req/s | queries/req | server peak MB "
-        "| worker CPU % | CPU ms/req web + DB | DB p50 / p95 | ratio | budget | result |",
+        "| worker CPU % | CPU ms/req web + DB + client | DB p50 / p95 | ratio | budget | result |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for item in results["paths"]:

@@ -205,6 +205,8 @@ def test_load_driver_drives_one_path_against_the_production_server(no_marker, tm
     # cost the database less than one).
     assert 0 < result["worker_cpu_ms"] < 1000
     assert 0 <= result["db_cpu_ms"] < 1000
+    # The load driver's own, which shares the cores with the server.
+    assert 0 < result["driver_cpu_ms"] < 1000
     # The workers kept their metrics in shared files, as under docker-compose.
     assert list((tmp_path / "prometheus-multiproc").glob("counter_*.db"))
 
@@ -248,15 +250,20 @@ def test_the_table_shows_how_the_workers_shared_the_load():
             name="a",
             title="A",
             budget=None,
-            load={"worker_cpu_split": [97, 3], "worker_cpu_ms": 1.234, "db_cpu_ms": 0.5},
+            load={
+                "worker_cpu_split": [97, 3],
+                "worker_cpu_ms": 1.234,
+                "db_cpu_ms": 0.5,
+                "driver_cpu_ms": 0.125,
+            },
         ),
         report.row(name="b", title="B", budget=None, load={"worker_cpu_split": None}),
     ]
 
     rows = report.markdown(results).splitlines()
 
-    assert rows[0].split(" | ")[7:9] == ["worker CPU %", "CPU ms/req web + DB"]
-    assert rows[2].split(" | ")[7:9] == ["97/3", "1.23 + 0.50"]
+    assert rows[0].split(" | ")[7:9] == ["worker CPU %", "CPU ms/req web + DB + client"]
+    assert rows[2].split(" | ")[7:9] == ["97/3", "1.23 + 0.50 + 0.12"]
     assert rows[3].split(" | ")[7:9] == ["–", "–"]
 
 
