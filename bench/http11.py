@@ -41,7 +41,6 @@ class _Protocol(asyncio.Protocol):
         self.waiter: asyncio.Future | None = None
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
-        self.closed = False
 
     # asyncio.Protocol
     def connection_made(self, transport):
@@ -54,8 +53,11 @@ class _Protocol(asyncio.Protocol):
             self._fail(ConnectionError(f"bad answer from the server: {error}"))
             self.transport.close()
 
+    @property
+    def closed(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
     def connection_lost(self, exc):
-        self.closed = True
         self._fail(ConnectionError("the server closed the connection before answering"))
 
     # httptools callbacks
@@ -72,7 +74,6 @@ class _Protocol(asyncio.Protocol):
     def on_message_complete(self):
         answer = Answer(self.parser.get_status_code(), self.headers, b"".join(self.body))
         if not self.parser.should_keep_alive():
-            self.closed = True
             self.transport.close()
         if self.waiter and not self.waiter.done():
             self.waiter.set_result(answer)
@@ -97,8 +98,8 @@ class Client:
     async def request(
         self, method: str, path: str, *, json_body=None, headers: dict | None = None
     ) -> Answer:
+        loop = asyncio.get_running_loop()
         if self._protocol is None or self._protocol.closed:
-            loop = asyncio.get_running_loop()
             _, self._protocol = await loop.create_connection(_Protocol, self.host, self.port)
         body = b"" if json_body is None else json.dumps(json_body).encode()
         head = f"{method} {path} HTTP/1.1\r\n{self._fixed}"
@@ -109,10 +110,10 @@ class Client:
         if body or method in ("POST", "PUT", "PATCH"):
             head += f"Content-Length: {len(body)}\r\n"
         protocol = self._protocol
-        protocol.waiter = asyncio.get_running_loop().create_future()
+        protocol.waiter = loop.create_future()
         protocol.transport.write(head.encode("latin-1") + b"\r\n" + body)
         return await protocol.waiter
 
     def close(self) -> None:
-        if self._protocol is not None and not self._protocol.closed:
-            self._protocol.transport.close()
+        if self._protocol is not None:
+            self._protocol.transport.close()  # a no-op once closed

@@ -90,6 +90,7 @@ class CpuUse:
         self.workers = workers
         self.database = database
         self.before: dict[int, float] | None = None
+        self.driver_before = 0.0
 
     def _database_pids(self) -> list[int]:
         return [self.database, *children(self.database)] if self.database else []
@@ -100,12 +101,9 @@ class CpuUse:
 
     def measure(self, requests: int) -> dict:
         if self.before is None:
-            return {
-                "worker_cpu_split": None,
-                "worker_cpu_ms": None,
-                "db_cpu_ms": None,
-                "driver_cpu_ms": None,
-            }
+            return dict.fromkeys(
+                ("worker_cpu_split", "worker_cpu_ms", "db_cpu_ms", "driver_cpu_ms")
+            )
         driver = time.process_time() - self.driver_before
         used = [max(0.0, cpu_seconds(pid) - self.before[pid]) for pid in self.workers]
         # Backends opened during the window count from zero.

@@ -57,10 +57,14 @@ def _ms(value) -> str:
 
 
 def _cpu_text(item: dict) -> str:
+    """web + DB + client, each in its place ("–" for one not measured), so that
+    a missing database figure never passes the client's off as the database's."""
     parts = [item.get(key) for key in ("worker_cpu_ms", "db_cpu_ms", "driver_cpu_ms")]
     if parts[0] is None:
         return "–"
-    return " + ".join(f"{part:.2f}" for part in parts if part is not None)
+    while parts[-1] is None:
+        parts.pop()
+    return " + ".join("–" if part is None else f"{part:.2f}" for part in parts)
 
 
 def _baseline_text(baseline: dict | None) -> str:

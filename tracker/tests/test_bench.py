@@ -258,6 +258,13 @@ def test_the_table_shows_how_the_workers_shared_the_load():
             },
         ),
         report.row(name="b", title="B", budget=None, load={"worker_cpu_split": None}),
+        # No database figure: the client's keeps its own place.
+        report.row(
+            name="c",
+            title="C",
+            budget=None,
+            load={"worker_cpu_split": None, "worker_cpu_ms": 1.0, "driver_cpu_ms": 0.1},
+        ),
     ]
 
     rows = report.markdown(results).splitlines()
@@ -265,6 +272,7 @@ def test_the_table_shows_how_the_workers_shared_the_load():
     assert rows[0].split(" | ")[7:9] == ["worker CPU %", "CPU ms/req web + DB + client"]
     assert rows[2].split(" | ")[7:9] == ["97/3", "1.23 + 0.50 + 0.12"]
     assert rows[3].split(" | ")[7:9] == ["–", "–"]
+    assert rows[4].split(" | ")[8] == "1.00 + – + 0.10"
 
 
 def bare_results(date: str) -> dict:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bench.http11 import Client
+from tracker.tests.support import run_async
 
 
 class Server:
@@ -58,10 +59,6 @@ def ok(body: bytes, *extra: str) -> bytes:
     return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{headers}\r\n".encode() + body
 
 
-def run(coroutine):
-    return asyncio.run(coroutine)
-
-
 def test_requests_share_one_keep_alive_connection_and_carry_their_headers():
     async def scenario():
         async with Server([ok(b'{"status": "OPEN"}', 'ETag: "7"'), ok(b"second")]) as server:
@@ -73,7 +70,7 @@ def test_requests_share_one_keep_alive_connection_and_carry_their_headers():
             client.close()
             return server, first, second
 
-    server, first, second = run(scenario())
+    server, first, second = run_async(scenario)
 
     assert server.connections == 1
     assert (first.status, first.headers["etag"], first.json()) == (200, '"7"', {"status": "OPEN"})
@@ -98,7 +95,7 @@ def test_a_connection_the_server_closes_is_opened_again_for_the_next_request():
             client.close()
             return server, bodies
 
-    server, bodies = run(scenario())
+    server, bodies = run_async(scenario)
 
     assert bodies == [b"one", b"two", b"three"]
     assert [number for number, _ in server.requests] == [1, 2, 2]
@@ -117,7 +114,7 @@ def test_a_chunked_answer_is_read_whole():
             client.close()
             return answers
 
-    first, second = run(scenario())
+    first, second = run_async(scenario)
 
     assert (first.status, first.body) == (404, b"hello world")
     assert (second.status, second.body) == (200, b"after")
@@ -130,4 +127,4 @@ def test_a_connection_dropped_before_the_answer_is_an_error_not_a_hang():
             return await asyncio.wait_for(client.request("GET", "/"), timeout=5)
 
     with pytest.raises(ConnectionError, match="closed the connection before answering"):
-        run(scenario())
+        run_async(scenario)
