@@ -55,7 +55,7 @@ class _Protocol(asyncio.Protocol):
 
     @property
     def closed(self) -> bool:
-        return self.transport is None or self.transport.is_closing()
+        return self.transport.is_closing()  # set before create_connection returns
 
     def connection_lost(self, exc):
         self._fail(ConnectionError("the server closed the connection before answering"))

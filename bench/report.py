@@ -62,8 +62,6 @@ def _cpu_text(item: dict) -> str:
     parts = [item.get(key) for key in ("worker_cpu_ms", "db_cpu_ms", "driver_cpu_ms")]
     if parts[0] is None:
         return "–"
-    while parts[-1] is None:
-        parts.pop()
     return " + ".join("–" if part is None else f"{part:.2f}" for part in parts)
 
 
