@@ -28,6 +28,17 @@ def notice(kind: str, issue) -> Statement:
     return _notice(_payload(kind, issue, issue.number))
 
 
+def notice_if(kind: str, issue, clause: str, *, name: str) -> Statement:
+    """notice(), sent only if the statement's WITH clause `clause` returned a
+    row (an edit's compare-and-set that succeeded). A WITH clause `name`, which
+    that statement's SELECT must read for it to run."""
+    return Statement(
+        f"SELECT pg_notify(%s, %s) FROM {clause}",  # noqa: S608 - a clause's name, not input
+        [CHANNEL, json.dumps(_payload(kind, issue, issue.number))],
+        name=name,
+    )
+
+
 def notice_of_new(kind: str, issue, clause: str, *, name: str) -> Statement:
     """notice() of an issue written by the same statement, in its WITH clause
     `clause` (tracker.db.Insert.statement(name=...)): its number is known only

@@ -103,6 +103,26 @@ def pending_of_new(event: IssueEvent, clause: str) -> Statement | None:
     )
 
 
+def pending_of_written(events: list[IssueEvent], clause: str) -> Statement | None:
+    """pending(events) for events written by the same statement as this row,
+    in its WITH clause `clause` (tracker.db.Insert.statement(name=...)), which
+    returns their ids rising in the order of `events`: the ids are known only
+    there. No row if that clause wrote nothing (the edit's compare-and-set
+    failed)."""
+    notifying = {id(event) for event in _gathered_or_notifying(events)}
+    if not notifying:
+        return None
+    positions = [n for n, event in enumerate(events, 1) if id(event) in notifying]
+    meta = PendingMail._meta
+    return Statement(
+        f"INSERT INTO {meta.db_table} (refs, request_id)"  # noqa: S608 - the model's own names
+        " SELECT jsonb_agg(jsonb_build_array(e.id, %s::text) ORDER BY e.id), %s"
+        f" FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {clause}) AS e"
+        " WHERE e.n = ANY(%s::int[]) HAVING count(*) > 0",
+        [str(events[0].issue_id), _request_id(), positions],
+    )
+
+
 def _gathered_or_notifying(events: Iterable[IssueEvent]) -> list[IssueEvent]:
     """The events that may concern someone, unless collected() gathers them
     (then none: the gathering writes them, once their ids are known)."""
@@ -127,6 +147,9 @@ def collected() -> Iterator[None]:
         yield
     finally:
         _local.collected = None
+    # An edit whose compare-and-set failed (VersionConflict, which the block
+    # may catch) gathered events it never wrote: they have no id.
+    events = [event for event in events if event.pk is not None]
     if events:
         execute_together(_pending_row(_refs(events)))
 

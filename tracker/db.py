@@ -310,14 +310,22 @@ class Insert:
         for obj, row in zip(objs, rows, strict=True):
             self.stored(obj, row, using=using)
 
-    def statement(self, *objs: Model, name: str = "", using: str = "default") -> Statement | None:
+    def statement(
+        self, *objs: Model, name: str = "", after: str = "", using: str = "default"
+    ) -> Statement | None:
         """The INSERT of these rows without running it, for execute_together().
         It returns nothing, so the instances get no key or defaults from it;
         with a `name`, it returns what the database gave the rows (RETURNING),
-        for the statements after it to read by that name (see stored())."""
+        for the statements after it to read by that name (see stored()), in the
+        order of `objs` when ordered by key (a sequence gives a statement's rows
+        rising keys in the order they are written).
+
+        With `after`, the name of an earlier clause, the rows are written only
+        if that clause returned a row: an edit's timeline events, only if its
+        compare-and-set changed the issue."""
         if not objs:
             return None
-        return self._statement(objs, using, returning=bool(name))._replace(name=name)
+        return self._statement(objs, using, returning=bool(name), after=after)._replace(name=name)
 
     def stored(self, obj: Model, returned: Sequence, *, using: str = "default") -> None:
         """Mark `obj` as stored, with what the database returned for it (its
@@ -326,7 +334,7 @@ class Insert:
             setattr(obj, field.attname, value)
         obj._state.adding, obj._state.db = False, using
 
-    def _statement(self, objs, using: str, returning: bool) -> Statement:
+    def _statement(self, objs, using: str, returning: bool, after: str = "") -> Statement:
         if pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):
             raise ValueError(f"{self.model.__name__} has save receivers: save it with the ORM")
         for obj in objs:
@@ -342,16 +350,24 @@ class Insert:
             for obj in objs
             for field in self.fields
         ]
-        key = (len(objs), returning and bool(self.returning))  # one SQL text, one key
+        key = (len(objs), returning and bool(self.returning), after)  # one SQL text, one key
         return Statement(self._sql.get(key) or self._write(key, connection), params)
 
-    def _write(self, key: tuple[int, bool], connection) -> str:
-        count, returning = key
+    def _write(self, key: tuple[int, bool, str], connection) -> str:
+        count, returning, after = key
         quote = connection.ops.quote_name
         table = quote(self.model._meta.db_table)
         columns = ", ".join(quote(field.column) for field in self.fields)
-        row = f"({', '.join(['%s'] * len(self.fields))})"
-        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * count)}"  # noqa: S608 - the model's own names
+        # With `after` the rows are a SELECT's, which PostgreSQL does not type by
+        # the columns they go to, as it does a VALUES list's: each value is cast.
+        values = [
+            f"%s::{field.cast_db_type(connection)}" if after else "%s" for field in self.fields
+        ]
+        rows = ", ".join([f"({', '.join(values)})"] * count)
+        source = f"VALUES {rows}"
+        if after:
+            source = f"SELECT * FROM ({source}) AS v WHERE EXISTS (SELECT FROM {after})"  # noqa: S608 - a clause name
+        sql = f"INSERT INTO {table} ({columns}) {source}"  # noqa: S608 - the model's own names
         if self.ignore_conflicts:
             sql += " ON CONFLICT DO NOTHING"
         if returning:
@@ -381,10 +397,11 @@ class Update:
             return cursor.rowcount
 
     def statement(
-        self, values: Mapping[str, Any], *where: Any, using: str = "default"
+        self, values: Mapping[str, Any], *where: Any, name: str = "", using: str = "default"
     ) -> Statement:
         """The UPDATE without running it, for execute_together(), where how many
-        rows it changed is not told."""
+        rows it changed is not told; with a `name`, it returns the key of each
+        row it changed, for the statements after it to read by that name."""
         connection = connections[using]
         fields = [self.model._meta.get_field(name) for name in values]
         params = [
@@ -398,10 +415,11 @@ class Update:
             field.get_db_prep_value(value, connection)
             for field, value in zip(self.where, where, strict=True)
         ]
-        names = tuple(values)
-        return Statement(self._sql.get(names) or self._write(names, fields, connection), params)
+        key = (tuple(values), bool(name))
+        sql = self._sql.get(key) or self._write(key, fields, connection)
+        return Statement(sql, params, name)
 
-    def _write(self, names: tuple[str, ...], fields, connection) -> str:
+    def _write(self, key: tuple[tuple[str, ...], bool], fields, connection) -> str:
         quote = connection.ops.quote_name
         assignments = [f"{quote(field.column)} = %s" for field in fields] + [
             f"{quote(field.column)} = {quote(field.column)} + 1" for field in self.increments
@@ -409,7 +427,9 @@ class Update:
         conditions = " AND ".join(f"{quote(field.column)} = %s" for field in self.where)
         table = quote(self.model._meta.db_table)
         sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {conditions}"  # noqa: S608 - the model's own names
-        self._sql[names] = sql
+        if key[1]:
+            sql += f" RETURNING {quote(self.model._meta.pk.column)}"
+        self._sql[key] = sql
         return sql
 
 

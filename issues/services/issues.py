@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -125,13 +126,14 @@ def update_issue(
 
     `version` is the version the client saw; the write is a compare-and-set on
     it, so of two edits made from the same version exactly one wins and the
-    other gets VersionConflict carrying the issue as it is now.
+    other gets VersionConflict carrying the issue as it is now. The read it is
+    checked against needs no transaction or lock for that: the compare-and-set
+    fails if anything changed the issue since (_apply_changes).
     """
-    with transaction.atomic():
-        current, diffs = _prepare_update(actor, issue, version, changes)
-        if not diffs:
-            return current
-        return _apply_changes(actor, current, version, diffs)
+    current, diffs = _prepare_update(actor, issue, version, changes)
+    if not diffs:
+        return current
+    return _apply_changes(actor, current, version, diffs)
 
 
 def check_update(
@@ -186,17 +188,22 @@ def _prepare_update(
 
 def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, Any]) -> Issue:
     """Returns the issue as written, its `label_names` included, so that an answer
-    rendering it reads nothing more."""
+    rendering it reads nothing more.
+
+    The compare-and-set and what follows from it (the timeline events, a new
+    assignee watching, the mail, the live notice) are one statement
+    (tracker.db.execute_together), each clause written only if the
+    compare-and-set changed the row: atomic without a transaction. As three
+    statements in a transaction (seven a request with the read, the token and
+    BEGIN and COMMIT, against three) an API PATCH of a status cost the web
+    worker 9.82 M instructions against 9.15 M (callgrind, in process, at
+    1,000,000 issues, 2026-12-07). A label change replaces the issue's label
+    links after it, in a transaction with it: a link copies its issue's status
+    (migration 0010), which it sees only once the compare-and-set is done."""
     now = timezone.now()
     row = {f: v for f, v in diffs.items() if f != "labels"}
     if "status" in row:
         row["resolved_at"] = now if row["status"] == Status.DONE else None
-    updated = _compare_and_set({**row, "updated_at": now}, current.pk, version)
-    if not updated:  # someone else's write landed between our read and this one
-        raise VersionConflict(_fresh(current.pk))
-    if "labels" in diffs:
-        current.labels.set(diffs["labels"])
-
     events = [
         IssueEvent(
             issue=current,
@@ -213,18 +220,34 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
         )
         for field, new in diffs.items()
     ]
-    insert_events(*events)
+    with transaction.atomic() if "labels" in diffs else nullcontext():
+        written = execute_together(
+            _compare_and_set.statement(
+                {**row, "updated_at": now}, current.pk, version, name="changed"
+            ),
+            insert_events.statement(*events, name="event", after="changed"),
+            # A new assignee watches the issue.
+            watches(current, diffs.get("assignee"), after="changed"),
+            notifications.pending_of_written(events, "event"),
+            live.notice_if("updated", current, "changed", name="notice"),
+            Statement(
+                "SELECT (SELECT array_agg(event.id ORDER BY event.id) FROM event)"
+                " FROM changed, notice",
+                [],
+            ),
+        )
+        if written is None:  # someone else's write landed between our read and this one
+            raise VersionConflict(_fresh(current.pk))
+        if "labels" in diffs:
+            current.labels.set(diffs["labels"])
+    for event, event_id in zip(events, written[0], strict=True):
+        insert_events.stored(event, [event_id])
     # The compare-and-set succeeded, so the row now holds exactly what was written.
     for field, value in row.items():
         setattr(current, field, value)
     current.version, current.updated_at = version + 1, now
     if "labels" in diffs:
         current.label_names = label_names(diffs["labels"])
-    execute_together(
-        live.notice("updated", current),
-        watches(current, diffs.get("assignee")),  # a new assignee watches the issue
-        notifications.pending(events),
-    )
     return current
 
 

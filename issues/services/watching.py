@@ -43,11 +43,14 @@ def auto_watch(issue: Issue, *users: User | None) -> None:
     execute_together(watches(issue, *users))
 
 
-def watches(issue: Issue, *users: User | None) -> Statement | None:
+def watches(issue: Issue, *users: User | None, after: str = "") -> Statement | None:
     """auto_watch()'s statement, for a service that runs it together with its
-    other after-effects (tracker.db.execute_together); None if no one."""
+    other after-effects (tracker.db.execute_together); None if no one. With
+    `after`, written only if that earlier clause returned a row."""
     watchers = {user for user in users if user is not None}
-    return _insert_watches.statement(*(Watch(user=user, issue=issue) for user in watchers))
+    return _insert_watches.statement(
+        *(Watch(user=user, issue=issue) for user in watchers), after=after
+    )
 
 
 _insert_watches = Insert(Watch, ignore_conflicts=True)

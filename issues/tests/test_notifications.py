@@ -26,6 +26,7 @@ from accounts.tests.factories import UserFactory
 from issues import markdown, mentions, notifications, services
 from issues.errors import VersionConflict
 from issues.models import Comment, IssueEvent, PendingMail, Status, Watch
+from issues.services import issues as issue_services
 from issues.tests.factories import IssueFactory
 from tracker import log_context
 from tracker.tests.support import CeleryWorker
@@ -396,6 +397,26 @@ def test_collected_gathers_new_issues_with_the_ids_their_events_got(
     assert pending == [[[event.pk, str(event.issue_id)] for event in events]]
     assert len(mail.outbox) == 1
     assert "Updates on 2 issues" in mail.outbox[0].subject
+
+
+def test_collected_leaves_out_an_edit_that_lost_its_compare_and_set(
+    committed, pending, issue, maintainer, reporter
+):
+    """An edit refused as stale, and caught, inside the block wrote no events:
+    the row names only the events of the edit that was written."""
+    with committed(), notifications.collected():
+        current, diffs = issue_services._prepare_update(
+            maintainer, issue, issue.version, {"status": Status.TRIAGED}
+        )
+        services.change_status(
+            actor=maintainer, issue=issue, version=issue.version, status=Status.DONE
+        )
+        with pytest.raises(VersionConflict):
+            issue_services._apply_changes(maintainer, current, issue.version, diffs)
+
+    (written,) = IssueEvent.objects.filter(issue=issue, field="status")
+    assert written.new_value == Status.DONE
+    assert pending == [[[written.pk, str(issue.pk)]]]
 
 
 def test_the_task_takes_ids_and_skips_events_that_are_gone_or_do_not_match(

@@ -664,6 +664,55 @@ def test_a_stale_caller_copy_does_not_matter_only_the_version_does(issue, report
     assert (updated.version, updated.title, updated.description) == (3, "Second", "Third")
 
 
+def test_an_edit_that_loses_the_race_writes_nothing_that_follows_from_it(
+    issue, reporter, maintainer
+):
+    """Another edit lands between an edit's read and its write: its
+    compare-and-set fails, and what is written with it in one statement does
+    not happen either (no event, no watch by the new assignee, no mail)."""
+    current, diffs = issue_services._prepare_update(
+        maintainer, issue, 1, {"status": Status.TRIAGED, "assignee": maintainer}
+    )
+    services.update_issue(actor=reporter, issue=issue, version=1, changes={"title": "Theirs"})
+    before = (IssueEvent.objects.count(), PendingMail.objects.count(), Watch.objects.count())
+
+    with pytest.raises(VersionConflict) as excinfo:
+        issue_services._apply_changes(maintainer, current, 1, diffs)
+
+    assert excinfo.value.current.title == "Theirs"
+    assert (IssueEvent.objects.count(), PendingMail.objects.count(), Watch.objects.count()) == (
+        before
+    )
+    assert not Watch.objects.filter(user=maintainer, issue=issue).exists()
+    stored = Issue.objects.get(pk=issue.pk)
+    assert (stored.status, stored.assignee_id, stored.version) == (Status.OPEN, None, 2)
+
+
+def test_an_edit_returns_its_events_with_their_ids_and_mails_the_notifying_ones(
+    issue, reporter, maintainer
+):
+    """Several fields at once: one event each, in the order changed, the ids
+    the database gave them; the mail row names only those that may concern
+    someone (the status, the assignment; not the title)."""
+    issue_services.update_issue(
+        actor=maintainer,
+        issue=issue,
+        version=1,
+        changes={"title": "Renamed", "status": Status.TRIAGED, "assignee": maintainer},
+    )
+
+    events = list(IssueEvent.objects.filter(issue=issue, kind=EventKind.FIELD_CHANGED))
+    assert [(e.field, e.data) for e in events] == [
+        ("title", {"version": 2}),
+        ("status", {"version": 2}),
+        ("assignee", {"version": 2}),
+    ]
+    assert events[1].old_value == Status.OPEN and events[1].new_value == Status.TRIAGED
+    (mail,) = PendingMail.objects.all()
+    assert mail.refs == [[events[1].pk, str(issue.pk)], [events[2].pk, str(issue.pk)]]
+    assert Watch.objects.filter(user=maintainer, issue=issue).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_of_two_concurrent_edits_from_the_same_version_exactly_one_wins(
     reporter, maintainer, monkeypatch

@@ -264,6 +264,63 @@ def test_inserts_an_update_and_a_notice_are_one_statement(reporter, maintainer):
     assert event.pk is None
 
 
+def edit_together(issue, actor, watcher, version: int, title: str):
+    """An edit as the services write one: a compare-and-set, and what follows
+    from it written only if it changed the row."""
+    events = [
+        IssueEvent(
+            issue=issue,
+            actor=actor,
+            kind=EventKind.FIELD_CHANGED,
+            field=field,
+            old_value=None,
+            new_value=title if field == "title" else None,
+            data={"version": version + 1},
+        )
+        for field in ("title", "severity")
+    ]
+    row = execute_together(
+        compare_and_set.statement({"title": title}, issue.pk, version, name="changed"),
+        Insert(IssueEvent).statement(*events, name="event", after="changed"),
+        Insert(Watch, ignore_conflicts=True).statement(
+            Watch(user=watcher, issue=issue), after="changed"
+        ),
+        Statement("SELECT pg_notify(%s, %s) FROM changed", ["together", title], name="notice"),
+        Statement("SELECT (SELECT array_agg(id ORDER BY id) FROM event) FROM changed, notice", []),
+    )
+    return events, row
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_after_a_compare_and_set_happen_only_if_it_changed_the_row(
+    reporter, maintainer, other_reporter
+):
+    issue = Issue.objects.create(title="Issue", reporter=reporter)
+    won = []
+
+    heard = notices_heard(lambda: won.append(edit_together(issue, reporter, maintainer, 1, "A")))
+
+    events, (ids,) = won[0]
+    assert heard == [("together", "A")]
+    stored = IssueEvent.objects.filter(issue=issue).order_by("pk")
+    # Typed as their columns (a NULL, JSON, text), in the order given, by rising id.
+    assert [(e.pk, e.field, e.old_value, e.new_value, e.data) for e in stored] == [
+        (ids[0], "title", None, "A", {"version": 2}),
+        (ids[1], "severity", None, None, {"version": 2}),
+    ]
+    assert Watch.objects.filter(issue=issue, user=maintainer).exists()
+    lost = []
+
+    heard = notices_heard(
+        lambda: lost.append(edit_together(issue, reporter, other_reporter, 1, "B"))
+    )
+
+    assert lost == [(lost[0][0], None)] and heard == []
+    assert IssueEvent.objects.filter(issue=issue).count() == 2
+    assert not Watch.objects.filter(issue=issue, user=other_reporter).exists()
+    assert Issue.objects.get(pk=issue.pk).title == "A"
+
+
 def test_without_a_select_the_last_write_is_the_main_statement(reporter):
     issue = Issue.objects.create(title="Issue", reporter=reporter)
     events = [

@@ -246,6 +246,26 @@ def test_a_patch_answers_from_what_it_wrote(maintainer_api, many_issues):
 
 
 @pytest.mark.django_db
+def test_a_patch_of_fields_is_a_read_and_one_statement(maintainer_api, many_issues, maintainer):
+    """The service's read of the issue, then its compare-and-set with the
+    event, the new assignee's watch, the mail and the live notice, as one
+    statement: no transaction (no savepoint inside the test's)."""
+    issue = many_issues[0]
+    with CaptureQueriesContext(connection) as context:
+        response = maintainer_api.patch(
+            f"/api/issues/{issue.pk}/",
+            {"status": "TRIAGED", "version": issue.version},
+            format="json",
+        )
+
+    assert response.status_code == 200, response.content
+    sqls = [q["sql"] for q in context.captured_queries]
+    assert [sql.split(" ", 1)[0] for sql in sqls] == ["SELECT", "WITH"], sqls
+    assert 'UPDATE "issues_issue"' in sqls[1] and "pg_notify" in sqls[1]
+    assert response.json()["version"] == issue.version + 1
+
+
+@pytest.mark.django_db
 def test_a_create_answers_from_what_it_wrote(maintainer_api, many_issues, maintainer):
     with CaptureQueriesContext(connection) as context:
         response = maintainer_api.post(
