@@ -22,21 +22,16 @@ def announce(kind: str, issue) -> None:
     execute_together(notice(kind, issue))
 
 
-def notice(kind: str, issue) -> Statement:
+def notice(kind: str, issue, *, after: str = "", name: str = "") -> Statement:
     """announce()'s statement, for a service that runs it together with its
-    other after-effects (tracker.db.execute_together)."""
-    return _notice(_payload(kind, issue, issue.number))
-
-
-def notice_if(kind: str, issue, clause: str, *, name: str) -> Statement:
-    """notice(), sent only if the statement's WITH clause `clause` returned a
-    row (an edit's compare-and-set that succeeded). A WITH clause `name`, which
-    that statement's SELECT must read for it to run."""
-    return Statement(
-        f"SELECT pg_notify(%s, %s) FROM {clause}",  # noqa: S608 - a clause's name, not input
-        [CHANNEL, json.dumps(_payload(kind, issue, issue.number))],
-        name=name,
-    )
+    other after-effects (tracker.db.execute_together). With `after`, sent only
+    if that earlier WITH clause returned a row (an edit's compare-and-set that
+    succeeded); it is then a clause `name`, which the statement's SELECT must
+    read for it to run."""
+    statement = _notice(_payload(kind, issue, issue.number))
+    if not after:
+        return statement
+    return Statement(f"{statement.sql} FROM {after}", statement.params, name)  # noqa: S608 - a clause's name, not input
 
 
 def notice_of_new(kind: str, issue, clause: str, *, name: str) -> Statement:

@@ -89,26 +89,12 @@ def pending(events: Iterable[IssueEvent]) -> Statement | None:
     return _pending_row(_refs(events)) if events else None
 
 
-def pending_of_new(event: IssueEvent, clause: str) -> Statement | None:
-    """pending([event]) for an event written by the same statement as this
-    row, in its WITH clause `clause` (tracker.db.Insert.statement(name=...)):
-    its id is known only there, so the row reads it from there."""
-    if not _gathered_or_notifying([event]):
-        return None
-    meta = PendingMail._meta
-    return Statement(
-        f"INSERT INTO {meta.db_table} (refs, request_id)"  # noqa: S608 - the model's own names
-        f" SELECT jsonb_build_array(jsonb_build_array({clause}.id, %s::text)), %s FROM {clause}",
-        [str(event.issue_id), _request_id()],
-    )
-
-
 def pending_of_written(events: list[IssueEvent], clause: str) -> Statement | None:
     """pending(events) for events written by the same statement as this row,
     in its WITH clause `clause` (tracker.db.Insert.statement(name=...)), which
     returns their ids rising in the order of `events`: the ids are known only
-    there. No row if that clause wrote nothing (the edit's compare-and-set
-    failed)."""
+    there (a create's one event, an edit's). No row if that clause wrote
+    nothing (an edit whose compare-and-set failed)."""
     notifying = {id(event) for event in _gathered_or_notifying(events)}
     if not notifying:
         return None

@@ -420,6 +420,7 @@ class Update:
         return Statement(sql, params, name)
 
     def _write(self, key: tuple[tuple[str, ...], bool], fields, connection) -> str:
+        _, returning = key
         quote = connection.ops.quote_name
         assignments = [f"{quote(field.column)} = %s" for field in fields] + [
             f"{quote(field.column)} = {quote(field.column)} + 1" for field in self.increments
@@ -427,7 +428,7 @@ class Update:
         conditions = " AND ".join(f"{quote(field.column)} = %s" for field in self.where)
         table = quote(self.model._meta.db_table)
         sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {conditions}"  # noqa: S608 - the model's own names
-        if key[1]:
+        if returning:
             sql += f" RETURNING {quote(self.model._meta.pk.column)}"
         self._sql[key] = sql
         return sql

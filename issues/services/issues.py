@@ -96,7 +96,7 @@ def create_issue(
         insert_events.statement(event, name="event"),
         _new_links(issue, label_objs),
         watches(issue, issue.reporter, issue.assignee),
-        notifications.pending_of_new(event, "event"),
+        notifications.pending_of_written([event], "event"),
         live.notice_of_new("created", issue, "issue", name="notice"),
         Statement("SELECT issue.number, event.id FROM issue, event, notice", []),
     )
@@ -229,7 +229,7 @@ def _apply_changes(actor: User, current: Issue, version: int, diffs: dict[str, A
             # A new assignee watches the issue.
             watches(current, diffs.get("assignee"), after="changed"),
             notifications.pending_of_written(events, "event"),
-            live.notice_if("updated", current, "changed", name="notice"),
+            live.notice("updated", current, after="changed", name="notice"),
             Statement(
                 "SELECT (SELECT array_agg(event.id ORDER BY event.id) FROM event)"
                 " FROM changed, notice",
