@@ -175,3 +175,50 @@ def test_without_the_check_a_pooled_connection_the_server_ended_fails_its_query(
     finally:
         wrapper.close()
         wrapper.close_pool()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-12-07 22:55:43.61325+00",
+        "2026-12-07 22:55:43+00",
+        "2026-01-01 10:00:00.000001+05:30",
+        "1901-12-13 20:45:52-04:56:02",
+        "0099-02-28 23:59:59.999999+00",
+        "9999-12-31 23:59:59+00",
+    ],
+)
+def test_timestamps_read_as_django_s_own_loader_reads_them(value):
+    """IsoTzLoader parses with datetime.fromisoformat: the same instant, in the
+    same zone object, as Django's loader over psycopg's parser."""
+    with connection.cursor() as cursor:
+        assert connection.connection.adapters.get_loader(1184, 0).__mro__[1] is (
+            tracker_backend.IsoTzLoader
+        )
+        cursor.execute("SELECT %s::timestamptz", [value])
+        ours = cursor.fetchone()[0]
+        django_backend.register_tzloader(connection.timezone, cursor)
+        cursor.execute("SELECT %s::timestamptz", [value])
+        django_s = cursor.fetchone()[0]
+    assert ours == django_s
+    assert ours.tzinfo is django_s.tzinfo is connection.timezone
+    assert ours.utcoffset() == django_s.utcoffset()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["2000-01-01 00:00:00+00 BC", "infinity", "-infinity"])
+def test_timestamps_fromisoformat_cannot_read_get_django_s_answer(value):
+    """BC and infinite timestamps: the value or the error Django's loader gives."""
+
+    def read(register):
+        with connection.cursor() as cursor:
+            if register:
+                django_backend.register_tzloader(connection.timezone, cursor)
+            try:
+                cursor.execute("SELECT %s::timestamptz", [value])
+                return cursor.fetchone()[0]
+            except Exception as exc:  # noqa: BLE001 - compared as a value
+                return type(exc), str(exc)
+
+    assert read(register=False) == read(register=True)

@@ -382,3 +382,18 @@ def test_a_user_id_beyond_any_column_s_range_finds_nobody(maintainer_api, data, 
     response = maintainer_api.get(f"/api/issues/?{person}=99999999999999999999")
 
     assert keys(data, response) == []
+
+
+def test_each_filter_set_has_its_own_filters_and_leaves_the_class_s_alone(rf):
+    """IssueFilter copies its filters one by one instead of deeply: each
+    instance still owns its filters (their `parent`)."""
+    from issues.filters import IssueFilter
+
+    first, second = (IssueFilter({"status": "OPEN"}, request=rf.get("/")) for _ in range(2))
+    assert first.filters.keys() == second.filters.keys() == IssueFilter.base_filters.keys()
+    for name, base in IssueFilter.base_filters.items():
+        assert first.filters[name] is not second.filters[name] is not base
+        assert first.filters[name].parent is first and second.filters[name].parent is second
+        assert getattr(base, "parent", None) is None
+    assert first.is_valid() and second.is_valid()
+    assert first.form.cleaned_data["status"] == ["OPEN"]
