@@ -339,3 +339,36 @@ def test_deleting_an_issue_deletes_its_search_words(printer_issue, admin_user):
     services.delete_issue(actor=admin_user, issue=printer_issue)
 
     assert not IssueSearch.objects.filter(issue_id=printer_issue.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("title", "description"),
+    [
+        ("Printer jams", "The printer needs paper."),
+        ("The", "Only stop words in the title."),
+        ("Crash crash CRASH on save", ""),
+        ("Export fails", "export exports exported; fails failing"),
+        ("Ünïcode tïtle – dashes", "ünïcode body"),
+    ],
+)
+def test_the_trigger_s_title_words_are_those_of_issues_title_words(reporter, title, description):
+    """Migration 0015 computes the title words without issues_title_words()
+    (0013): the same vector, written on create and on an edit."""
+    issue = IssueFactory(reporter=reporter, title=title, description=description)
+
+    def both() -> tuple[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT title_vector::text, issues_title_words(vector)::text"
+                " FROM issues_issuesearch WHERE issue_id = %s",
+                [issue.pk],
+            )
+            return cursor.fetchone()
+
+    ours, function_s = both()
+    assert ours == function_s
+    services.update_issue(
+        actor=reporter, issue=issue, version=1, changes={"description": f"{title} again"}
+    )
+    ours, function_s = both()
+    assert ours == function_s
