@@ -397,3 +397,8 @@ def test_each_filter_set_has_its_own_filters_and_leaves_the_class_s_alone(rf):
         assert getattr(base, "parent", None) is None
     assert first.is_valid() and second.is_valid()
     assert first.form.cleaned_data["status"] == ["OPEN"]
+    assert first.form.fields.keys() == second.form.fields.keys()
+    for name, field in first.form.fields.items():
+        assert field is not second.form.fields[name]
+    assert not IssueFilter({"status": "CLOSED"}, request=rf.get("/")).is_valid()
+    assert first.is_valid() and first.form.errors == {}
