@@ -78,3 +78,24 @@ def test_times_are_rendered_in_the_current_time_zone_as_drf_does(maintainer, zon
         assert data == drf_rendering(serializer, issue)
 
     assert data["created_at"].endswith("Z") == (zone == "UTC")
+
+
+def test_each_input_serializer_binds_its_own_copies_of_the_fields():
+    """StrictSerializer copies its leaf fields instead of deep-copying them:
+    each instance still has its own, bound to it, and its own errors."""
+    from issues.api.serializers import IssueCreateInput
+
+    good = IssueCreateInput(data={"title": "Fine", "labels": ["bug"], "severity": "LOW"})
+    bad = IssueCreateInput(data={"title": 7, "labels": "bug", "severity": "HUGE"})
+    assert good.is_valid(), good.errors
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"title", "labels", "severity"}
+    assert good.validated_data == {"title": "Fine", "labels": ["bug"], "severity": "LOW"}
+    for name, field in good.fields.items():
+        declared = IssueCreateInput._declared_fields[name]
+        assert field is not bad.fields[name] is not declared
+        assert field.parent is good and bad.fields[name].parent is bad
+        assert getattr(declared, "parent", None) is None
+    # A field with a field inside (the labels' child) is deep-copied, as DRF does.
+    assert good.fields["labels"].child is not bad.fields["labels"].child
+    assert good.fields["labels"].child.parent is good.fields["labels"]
