@@ -3,8 +3,9 @@ instead of by issues_title_words(), a SQL function PostgreSQL cannot inline (it
 reads the vector with a subquery): called from the trigger, it was parsed and
 planned again for every issue written. Now the words of the description that
 are not in the title are deleted from the issue's words, with built-in
-functions only: the same vector, and the trigger took 0.04-0.08 ms less of a
-create's (0.30-0.44 ms, EXPLAIN ANALYZE at 1,000,000 issues, 2026-12-07).
+functions only: the same vector, and the trigger's part of a create took
+0.25-0.44 ms against 0.33-0.66 (EXPLAIN ANALYZE at 1,000,000 issues, three
+sessions a side, 2026-12-07).
 issues_title_words() stays, for 0013's way back."""
 
 from importlib import import_module

@@ -39,10 +39,11 @@ class IsoTzLoader(BaseTzLoader):
     `timezone`), parsed by datetime.fromisoformat (C) from PostgreSQL's ISO
     output. Django's loader subclasses psycopg's pure-Python one, which parses
     each value with a regular expression, ten times as long: the API list of
-    open bugs (a page of 50, two timestamps an issue) took the web worker 16.4
-    M instructions against 20.1 M, the API detail 3.57 M against 3.83 M
-    (callgrind, in process, 1,000,000 issues, 2026-12-07). What fromisoformat does not read
-    (another DateStyle, BC or infinite dates) goes to Django's loader, as before."""
+    open bugs (a page of 50, two timestamps an issue) took the web worker
+    16.4 M instructions against 20.1 M, the API detail 3.57 M against 3.83 M
+    (callgrind, in process, 1,000,000 issues, 2026-12-07). What fromisoformat
+    does not read (another DateStyle, BC or infinite dates) goes to Django's
+    loader, as before."""
 
     def load(self, data):
         try:
