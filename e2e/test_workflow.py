@@ -4,8 +4,10 @@ context, watching each other's changes arrive live."""
 import re
 import struct
 import zlib
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
@@ -437,3 +439,27 @@ def test_a_drag_after_signing_out_elsewhere_says_so_and_works_once_back(as_user)
     expect(page.locator(f"{triaged} #card-{issue.number}")).to_be_visible()
     issue.refresh_from_db()
     assert issue.status == Status.TRIAGED
+
+
+def test_times_say_how_long_ago_in_the_reader_s_browser(as_user):
+    """The server writes the moment; <relative-time> (static/vendor) tells how
+    long ago it was, and gives the exact moment in its tooltip."""
+    reporter = UserFactory(role="REPORTER")
+    issue = IssueFactory(reporter=reporter, title="Three days old")
+    now = timezone.now()
+    Issue.objects.filter(pk=issue.pk).update(
+        created_at=now - timedelta(days=3, hours=1), updated_at=now - timedelta(hours=2)
+    )
+    page = as_user(reporter)
+
+    page.goto("/issues/")
+    row = page.locator(f"#issue-{issue.number}")
+    created, updated = row.locator("relative-time").all()
+    # What is shown and read out (its shadow root; the moment stays in the page).
+    expect(created).to_match_aria_snapshot("- text: 3 days ago")
+    expect(updated).to_match_aria_snapshot("- text: 2 hours ago")
+    expect(created).to_have_attribute("title", re.compile(r"\d{4}"))
+
+    row.get_by_role("link", name="Three days old").click()
+    opened = page.locator("#issue-header .meta relative-time")
+    expect(opened).to_match_aria_snapshot("- text: 3 days ago")

@@ -1,7 +1,6 @@
 from html import escape
 
 from django import template
-from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -34,21 +33,24 @@ def _e(value) -> str:
 
 @register.simple_tag
 def time_tag(at) -> SafeString:
-    """`<time>` with the moment (machine-readable, and exact in the tooltip) and
-    how long ago it was. A tag rather than an included template: the list shows
-    two a row, and an include with its filters cost more than the rest of the row."""
-    return _time(at, timezone.get_current_timezone()) if at else ""
+    """A moment, as how long ago it was: GitHub's `<relative-time>` element
+    (static/vendor) writes that in the browser, in the reader's language and
+    time zone, with the exact moment in its tooltip, and keeps it current while
+    the page stays open. The server writes only the moment, cut from its ISO
+    form, which is also what shows without JavaScript. Django's naturaltime,
+    which the server used to write, was a fifth of the issue list's CPU (two a
+    row: 7.4 of its 36.8 M instructions, callgrind, 1,000,000 issues)."""
+    return mark_safe(_time(at, timezone.get_current_timezone())) if at else ""  # noqa: S308
 
 
-def _time(at, zone) -> SafeString:
-    """time_tag in `zone`: the list looks the current time zone up once for its
+def _time(at, zone) -> str:
+    """time_tag's HTML in `zone`, not yet marked safe: the list marks its whole
+    page of rows at once, and looks the current time zone up once for its
     hundred times (asgiref's context-local storage, a quarter of a time's cost)."""
-    # The tooltip's date and time are cut from the ISO form (strftime took 3 µs).
-    moment = _e(at.astimezone(zone).isoformat())
-    return mark_safe(  # noqa: S308 (every value escaped)
-        f'<time datetime="{moment}" title="{moment[:10]} {moment[11:19]} UTC">'
-        f"{_e(naturaltime(at))}</time>"
-    )
+    # An aware datetime's ISO form has only digits, "-", ":", ".", "+" and "T":
+    # nothing to escape.
+    moment = at.astimezone(zone).isoformat()
+    return f'<relative-time datetime="{moment}">{moment[:10]} {moment[11:16]} UTC</relative-time>'
 
 
 @register.simple_tag

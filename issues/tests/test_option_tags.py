@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
 
 from issues import queries
 from issues.models import Issue, Severity
@@ -78,17 +77,25 @@ def test_the_tags_read_their_arguments_from_the_template():
     )
 
 
-def test_a_time_says_how_long_ago_with_the_exact_moment_in_its_tooltip():
-    at = timezone.now() - datetime.timedelta(days=3, hours=2)
+def test_a_time_is_the_moment_for_the_browser_to_tell_how_long_ago():
+    """The browser's <relative-time> says "3 days ago"; the server writes the
+    moment, which is also what a reader without JavaScript sees."""
+    at = datetime.datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=datetime.UTC)
 
     html = time_tag(at)
 
     assert html == (
-        f'<time datetime="{at.isoformat()}" title="{at:%Y-%m-%d %H:%M:%S} UTC">'
-        "3\xa0days, 2\xa0hours ago</time>"
+        '<relative-time datetime="2026-03-04T05:06:07.890123+00:00">'
+        "2026-03-04 05:06 UTC</relative-time>"
     )
-    on_the_second = at.replace(microsecond=0)  # an ISO form without a fraction
-    assert f'title="{on_the_second:%Y-%m-%d %H:%M:%S} UTC"' in time_tag(on_the_second)
+    assert time_tag(datetime.datetime(2026, 3, 4, 5, 6, tzinfo=datetime.UTC)) == (
+        '<relative-time datetime="2026-03-04T05:06:00+00:00">2026-03-04 05:06 UTC</relative-time>'
+    )
+    # A moment in another zone is written in the current one (UTC).
+    elsewhere = datetime.timezone(datetime.timedelta(hours=2))
+    assert 'datetime="2026-03-04T03:06:07+00:00"' in time_tag(
+        datetime.datetime(2026, 3, 4, 5, 6, 7, tzinfo=elsewhere)
+    )
     assert time_tag(None) == ""
 
 

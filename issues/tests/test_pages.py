@@ -539,7 +539,8 @@ def test_each_comment_s_time_links_to_the_comment(maintainer, reporter):
     text = logged_in(maintainer).get(url("detail", issue)).content.decode()
 
     assert f'id="comment-{comment.pk}"' in text
-    link = re.search(rf'<a class="permalink" href="#comment-{comment.pk}"><time [^>]*>', text)
+    permalink = rf'<a class="permalink" href="#comment-{comment.pk}"><relative-time [^>]*>'
+    link = re.search(permalink, text)
     assert link, "the comment's time is not a link to it"
 
 
