@@ -91,7 +91,7 @@ def test_a_time_is_the_moment_for_the_browser_to_tell_how_long_ago():
     assert time_tag(datetime.datetime(2026, 3, 4, 5, 6, tzinfo=datetime.UTC)) == (
         '<relative-time datetime="2026-03-04T05:06:00+00:00">2026-03-04 05:06 UTC</relative-time>'
     )
-    # A moment in another zone is written in the current one (UTC).
+    # A moment in another zone is written in UTC, as its text says.
     elsewhere = datetime.timezone(datetime.timedelta(hours=2))
     assert 'datetime="2026-03-04T03:06:07+00:00"' in time_tag(
         datetime.datetime(2026, 3, 4, 5, 6, 7, tzinfo=elsewhere)
